@@ -1,0 +1,1 @@
+//! rtap-kmod
