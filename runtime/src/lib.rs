@@ -1,1 +1,3 @@
 //! rtap-runtime
+
+pub mod debuginfo;

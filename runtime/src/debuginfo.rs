@@ -1,0 +1,26 @@
+//! ELF and DWARF of probed programs: loading modules (executables, PIEs, shared libraries and
+//! their separate debug files), resolving `process(…)` probe points to probe sites, target
+//! variables and their types, registers, symbolization and user-space unwinding.
+//!
+//! Addresses are link-time virtual addresses of a module unless a name says otherwise; the
+//! load bias of the mapping (see `maps`) turns them into run-time addresses.
+
+pub mod cache;
+mod debug_file;
+pub mod dwarf_index;
+pub mod elf;
+pub mod error;
+pub mod lines;
+pub mod path;
+pub mod pattern;
+pub mod plt;
+pub mod registers;
+pub mod resolve;
+pub mod sdt;
+pub mod symbols;
+
+pub use cache::ModuleCache;
+pub use elf::{Arch, Module, ModuleKind};
+pub use error::{DebugInfoError, Fault};
+pub use registers::{MemoryReader, RegisterSet};
+pub use resolve::{FunctionFlavor, ProbeSite, ProcessPoint, Resolution, SiteKind, resolve};
