@@ -1,3 +1,6 @@
+// Shared by several test binaries; each uses a part of it.
+#![allow(dead_code)]
+
 //! Builds the C test programs once per test run and runs the independent tools (nm, readelf,
 //! objdump, gdb, addr2line) whose output the tests compare against.
 
@@ -10,7 +13,9 @@ use std::sync::OnceLock;
 pub fn build_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("debuginfo-programs");
+        // One directory per test binary: test binaries may run at the same time.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("programs-{}", env!("CARGO_CRATE_NAME")));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/debuginfo/programs");
@@ -22,6 +27,7 @@ pub fn build_dir() -> &'static Path {
         cc(&["-g", "-O0", "-o", "vars_O0", "vars.c"]);
         cc(&["-g", "-O2", "-o", "vars_O2", "vars.c"]);
         cc(&["-g", "-O0", "-no-pie", "-o", "vars_O0_nopie", "vars.c"]);
+        cc(&["-g", "-O2", "-no-pie", "-o", "vars_O2_nopie", "vars.c"]);
         cc(&["-g", "-O2", "-o", "sdt", "sdt.c", "sdt_sem.c"]);
         cc(&[
             "-g",
@@ -163,6 +169,45 @@ pub fn gdb_breakpoint(file: &str, function: &str) -> u64 {
         .find_map(|l| l.strip_prefix("Breakpoint 1 at 0x"))
         .expect("gdb set a breakpoint");
     u64::from_str_radix(at.split(':').next().unwrap().trim(), 16).unwrap()
+}
+
+/// gdb options that make the inferior see the same argv, environment and (unrandomized)
+/// address space as the tests' own tracer: no shell in between, no LINES/COLUMNS.
+pub const GDB_SAME_ENVIRONMENT: [&str; 8] = [
+    "-batch",
+    "-nx",
+    "-ex",
+    "set startup-with-shell off",
+    "-ex",
+    "unset environment LINES",
+    "-ex",
+    "unset environment COLUMNS",
+];
+
+/// Runs `program` under gdb to `break_spec` (e.g. `walk` or `*0x401136`), evaluates each
+/// gdb printf format/expression pair there and returns the printed values.
+pub fn gdb_values(program: &str, break_spec: &str, prints: &[(&str, &str)]) -> Vec<String> {
+    let mut args: Vec<String> = GDB_SAME_ENVIRONMENT.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        "-ex".into(),
+        format!("break {break_spec}"),
+        "-ex".into(),
+        "run".into(),
+    ]);
+    for (fmt, expr) in prints {
+        args.push("-ex".into());
+        args.push(format!("printf \"@@{fmt}\\n\", {expr}"));
+    }
+    args.push(build_dir().join(program).to_string_lossy().into_owned());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = tool("gdb", &argv);
+    let values: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(values.len(), prints.len(), "gdb output:\n{out}");
+    values
 }
 
 /// Replaces the build directory in `text` by `$DIR` so golden files do not depend on it.
