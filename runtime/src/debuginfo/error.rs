@@ -6,25 +6,25 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading ELF/DWARF or resolving a probe point.
 #[derive(Debug, thiserror::Error)]
 pub enum DebugInfoError {
-    #[error("cannot read '{path}': {source}")]
+    #[error("cannot read '{path}': {source}", path = path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("'{path}' is not an ELF file we can read: {reason}")]
+    #[error("'{path}' is not an ELF file we can read: {reason}", path = path.display())]
     BadElf { path: PathBuf, reason: String },
-    #[error("malformed DWARF in '{path}': {reason}")]
+    #[error("malformed DWARF in '{path}': {reason}", path = path.display())]
     BadDwarf { path: PathBuf, reason: String },
     #[error("cannot find executable '{name}' in $PATH")]
     NotInPath { name: String },
-    #[error("cannot find library '{name}' needed by '{path}'")]
+    #[error("cannot find library '{name}' needed by '{path}'", path = path.display())]
     LibraryNotFound { name: String, path: PathBuf },
     #[error("invalid probe point pattern '{pattern}': {reason}")]
     BadPattern { pattern: String, reason: String },
-    #[error("no match for probe point {what} in '{path}'")]
+    #[error("no match for probe point {what} in '{path}'", path = path.display())]
     NoMatch { what: String, path: PathBuf },
-    #[error("'{path}' has no debuginfo (DWARF); {what} needs it")]
+    #[error("'{path}' has no debuginfo (DWARF); {what} needs it", path = path.display())]
     NoDebugInfo { path: PathBuf, what: String },
     #[error("invalid SDT argument '{text}': {reason}")]
     BadSdtArgument { text: String, reason: String },
