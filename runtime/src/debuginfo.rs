@@ -21,6 +21,7 @@ pub mod registers;
 pub mod resolve;
 pub mod scope;
 pub mod sdt;
+pub mod symbolize;
 pub mod symbols;
 pub mod target;
 pub mod types;

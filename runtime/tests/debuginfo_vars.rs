@@ -312,6 +312,8 @@ fn errors_name_the_variable_and_the_alternatives() {
     let e = err(&mut c, "&$p->flag");
     assert!(e.contains("bitfield"), "{e}");
     assert!(err(&mut c, "$return").contains("unable to find local 'return'"));
+    assert!(c.is_defined(&TargetExpr::parse("$p->next").unwrap()));
+    assert!(!c.is_defined(&TargetExpr::parse("$q").unwrap()));
     assert!(TargetExpr::parse("$p->").is_err());
     assert!(TargetExpr::parse("p").is_err());
 }

@@ -499,6 +499,11 @@ impl<'m> TargetCompiler<'m> {
         self.finish(base, ty, what, expr)
     }
 
+    /// `@defined(expr)`: whether the expression compiles at this site.
+    pub fn is_defined(&mut self, expr: &TargetExpr) -> bool {
+        self.compile(expr).is_ok()
+    }
+
     fn ty(&mut self, ty: TypeRef) -> Result<Rc<TypeInfo>> {
         self.types
             .get(ty)

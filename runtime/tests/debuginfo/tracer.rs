@@ -1,3 +1,6 @@
+// Shared by several test binaries; each uses a part of it.
+#![allow(dead_code)]
+
 //! A tiny ptrace driver for the tests: runs a program to a breakpoint at a probe site and
 //! hands out its registers and memory, so location programs can be evaluated against a real
 //! stopped process.
@@ -70,6 +73,14 @@ impl Stopped {
     /// Continues to run-time address `at` (a temporary int3 breakpoint).
     pub fn continue_to(&mut self, at: u64) {
         let pid = self.pid;
+        if self.regs.pc() == Some(at) {
+            // Stopped on `at` already: step off it, or the new int3 would trap at once.
+            ptrace::step(pid, None).unwrap();
+            assert!(
+                matches!(waitpid(pid, None).unwrap(), WaitStatus::Stopped(_, _)),
+                "single-step"
+            );
+        }
         let word = ptrace::read(pid, at as ptrace::AddressType).unwrap();
         let patched = (word & !0xff) | 0xcc;
         ptrace::write(pid, at as ptrace::AddressType, patched).unwrap();
