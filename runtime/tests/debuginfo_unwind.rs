@@ -59,6 +59,16 @@ fn stop_at(bin: &str, func: &str, hits: usize) -> (Module, Stopped) {
     (m, stopped)
 }
 
+/// The stopped process's modules and its backtrace (at most 20 frames, stap's MAXBACKTRACE).
+fn backtrace_of<'c>(stopped: &Stopped, cache: &'c ModuleCache) -> (ProcessModules<'c>, Vec<u64>) {
+    let modules = ProcessModules::new(
+        ProcessMaps::read(stopped.pid.as_raw() as u32).unwrap(),
+        cache,
+    );
+    let pcs = unwind::backtrace(&modules, &stopped.regs, &stopped.memory(), 20);
+    (modules, pcs)
+}
+
 #[test]
 fn cfi_backtraces_match_gdb() {
     // fact(5) → fact(4) → fact(3) → fact(2): the 4th hit of fact's probe site.
@@ -73,12 +83,7 @@ fn cfi_backtraces_match_gdb() {
             spec.to_owned()
         };
         let cache = ModuleCache::new();
-        let modules = ProcessModules::new(
-            ProcessMaps::read(stopped.pid.as_raw() as u32).unwrap(),
-            &cache,
-        );
-        let mem = stopped.memory();
-        let pcs = unwind::backtrace(&modules, &stopped.regs, &mem, 20);
+        let (modules, pcs) = backtrace_of(&stopped, &cache);
         let gdb = gdb_backtrace(bin, &spec, hits - 1);
         assert!(gdb.len() >= 3, "{bin}: gdb bt {gdb:?}");
         let ours: Vec<(u64, String)> = pcs[1..]
@@ -130,12 +135,7 @@ fn frame_pointer_unwinding_agrees_with_cfi_in_unoptimized_code() {
 fn symbolization_matches_gdb_nm_and_addr2line() {
     let (m, stopped) = stop_at("vars_O0", "fact", 3);
     let cache = ModuleCache::new();
-    let modules = ProcessModules::new(
-        ProcessMaps::read(stopped.pid.as_raw() as u32).unwrap(),
-        &cache,
-    );
-    let mem = stopped.memory();
-    let pcs = unwind::backtrace(&modules, &stopped.regs, &mem, 20);
+    let (modules, pcs) = backtrace_of(&stopped, &cache);
     let bin = path("vars_O0").display().to_string();
     let sizes = support::tool("nm", &["-S", "vars_O0"]);
     let size_of = |name: &str| {

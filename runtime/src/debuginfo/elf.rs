@@ -278,27 +278,21 @@ impl Module {
 
     /// The function index (DWARF subprograms and inlined instances), built on first use.
     pub fn functions(&self) -> Result<Arc<FunctionIndex>> {
-        self.index
-            .get_or_init(|| {
-                FunctionIndex::build(self)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|reason| DebugInfoError::BadDwarf {
-                path: self.path.clone(),
-                reason,
-            })
+        self.built_once(&self.index, FunctionIndex::build)
     }
 
     /// The module's line table, built on first use.
     pub fn lines(&self) -> Result<Arc<LineTable>> {
-        self.lines
-            .get_or_init(|| {
-                LineTable::build(self)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
+        self.built_once(&self.lines, LineTable::build)
+    }
+
+    /// The value in `cell`, built by `build` the first time (a failure is remembered too).
+    fn built_once<T>(
+        &self,
+        cell: &OnceLock<std::result::Result<Arc<T>, String>>,
+        build: fn(&Module) -> gimli::Result<T>,
+    ) -> Result<Arc<T>> {
+        cell.get_or_init(|| build(self).map(Arc::new).map_err(|e| e.to_string()))
             .clone()
             .map_err(|reason| DebugInfoError::BadDwarf {
                 path: self.path.clone(),

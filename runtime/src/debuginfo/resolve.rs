@@ -272,27 +272,14 @@ impl Ctx<'_> {
             if !wanted || (is_return && inline) {
                 continue;
             }
-            let unit = &index.units[f.cu];
-            let probe_pc = function_probe_address(unit, &lines, f);
-            let address = if is_return { f.entry_pc } else { probe_pc };
             let at = match (&f.decl_file, f.decl_line) {
                 (Some(file), line) if line > 0 => format!("{}@{file}:{line}", f.name),
                 (Some(file), _) => format!("{}@{file}", f.name),
                 (None, _) => f.name.clone(),
             };
-            let mut site = self.site(
-                address,
-                format!("function(\"{at}\"){suffix}"),
-                SiteKind::Function { inline },
-            );
-            site.is_return = is_return;
-            site.function = Some(f.name.clone());
-            site.scope_die = Some(f.die);
-            site.var_pc = if is_return {
-                post_prologue_if_needed(unit, &lines, f)
-            } else {
-                probe_pc
-            };
+            let site = self.function_site(&index.units[f.cu], &lines, f, is_return, |_| {
+                format!("function(\"{at}\"){suffix}")
+            });
             push_unique(res, site);
         }
         // Symbol-table functions without DWARF (crt files, assembly, stripped modules).
@@ -321,6 +308,32 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// The site of a DWARF function instance: on the entry pc or after the prologue (see the
+    /// module docs), `$vars` read at the probe pc (post-prologue for `.return`). `pp` gets the
+    /// address chosen.
+    fn function_site(
+        &self,
+        unit: &CompileUnit,
+        lines: &LineTable,
+        f: &Function,
+        is_return: bool,
+        pp: impl FnOnce(u64) -> String,
+    ) -> ProbeSite {
+        let probe_pc = function_probe_address(unit, lines, f);
+        let address = if is_return { f.entry_pc } else { probe_pc };
+        let inline = f.kind == InstanceKind::Inlined;
+        let mut site = self.site(address, pp(address), SiteKind::Function { inline });
+        site.is_return = is_return;
+        site.function = Some(f.name.clone());
+        site.scope_die = Some(f.die);
+        site.var_pc = if is_return {
+            post_prologue_if_needed(unit, lines, f)
+        } else {
+            probe_pc
+        };
+        site
+    }
+
     /// `.exported`: the function has a global (or weak) symbol at its entry — for a shared
     /// library exactly the dynamic symbol table's functions, since hidden symbols become local
     /// at link time. Without a symbol, `DW_AT_external` decides.
@@ -342,22 +355,9 @@ impl Ctx<'_> {
         let lines = self.module.lines()?;
         let suffix = if is_return { ".return" } else { "" };
         if let Some(f) = index.outermost(address) {
-            let unit = &index.units[f.cu];
-            let probe_pc = function_probe_address(unit, &lines, f);
-            let at = if is_return { f.entry_pc } else { probe_pc };
-            let mut site = self.site(
-                at,
-                format!("function({at:#x}){suffix}"),
-                SiteKind::Function { inline: false },
-            );
-            site.is_return = is_return;
-            site.function = Some(f.name.clone());
-            site.scope_die = Some(f.die);
-            site.var_pc = if is_return {
-                post_prologue_if_needed(unit, &lines, f)
-            } else {
-                probe_pc
-            };
+            let site = self.function_site(&index.units[f.cu], &lines, f, is_return, |at| {
+                format!("function({at:#x}){suffix}")
+            });
             res.sites.push(site);
         } else if let Some(sym) = self
             .module

@@ -248,15 +248,7 @@ impl<'m> Types<'m> {
                     None => false,
                 };
                 let mut enumerators = Vec::new();
-                let mut tree = unit
-                    .entries_tree(Some(entry.offset()))
-                    .map_err(|e| e.to_string())?;
-                let mut children = tree.root().map_err(|e| e.to_string())?.children();
-                while let Some(child) = children.next().map_err(|e| e.to_string())? {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_enumerator {
-                        continue;
-                    }
+                for e in children_with_tag(unit, entry, dw::DW_TAG_enumerator)? {
                     let name = e
                         .attr_value(dw::DW_AT_name)
                         .and_then(|v| die_string(&self.dwarf, unit, v))
@@ -276,15 +268,7 @@ impl<'m> Types<'m> {
             dw::DW_TAG_array_type => {
                 let element = Self::type_attr(unit, entry);
                 let mut counts = Vec::new();
-                let mut tree = unit
-                    .entries_tree(Some(entry.offset()))
-                    .map_err(|e| e.to_string())?;
-                let mut children = tree.root().map_err(|e| e.to_string())?.children();
-                while let Some(child) = children.next().map_err(|e| e.to_string())? {
-                    let e = child.entry();
-                    if e.tag() != dw::DW_TAG_subrange_type {
-                        continue;
-                    }
+                for e in children_with_tag(unit, entry, dw::DW_TAG_subrange_type)? {
                     let count = match (
                         e.attr_value(dw::DW_AT_count),
                         e.attr_value(dw::DW_AT_upper_bound),
@@ -471,6 +455,25 @@ impl<'m> Types<'m> {
             _ => own.unwrap_or_else(|| "?".into()),
         })
     }
+}
+
+/// The direct children of `entry` with tag `tag`.
+fn children_with_tag<'a>(
+    unit: &Unit<'a>,
+    entry: &gimli::DebuggingInformationEntry<Reader<'a>>,
+    tag: gimli::DwTag,
+) -> Res<Vec<gimli::DebuggingInformationEntry<Reader<'a>>>> {
+    let mut out = Vec::new();
+    let mut tree = unit
+        .entries_tree(Some(entry.offset()))
+        .map_err(|e| e.to_string())?;
+    let mut children = tree.root().map_err(|e| e.to_string())?.children();
+    while let Some(child) = children.next().map_err(|e| e.to_string())? {
+        if child.entry().tag() == tag {
+            out.push(child.entry().clone());
+        }
+    }
+    Ok(out)
 }
 
 /// `DW_OP_plus_uconst N` as a member location (DWARF 2 style).
