@@ -1,8 +1,12 @@
 //! rtap-lang: the SystemTap language front end.
 //!
-//! Text → tokens ([`lexer`]) → preprocessed tokens → AST → resolved, type-checked program.
+//! Text → tokens ([`lexer`]) → preprocessed tokens ([`preprocess`]) → AST → resolved,
+//! type-checked program.
 
 pub mod diagnostic;
 pub mod lexer;
+pub mod literal;
+pub mod preprocess;
 pub mod source;
+pub mod target;
 pub mod token;

@@ -209,6 +209,13 @@ pub enum TokenKind {
     UnclosedEmbedded,
     /// A byte no rule accepts (control characters, non-ASCII outside strings and comments).
     Junk,
+    /// `$N`/`@N` naming an argument that was not given (made by the preprocessor).
+    ArgOutOfRange,
+    /// `$N`/`@N` inside the text of a command-line argument (made by the preprocessor).
+    NestedArg,
+    /// An error at this point was already reported by the preprocessor; the parser skips to
+    /// the next declaration without another message.
+    Reported,
     /// End of input (the parser's sentinel; never produced by the lexer).
     Eof,
 }
@@ -297,9 +304,10 @@ impl TokenKind {
 
     /// Lexical error tokens.
     pub fn is_error(self) -> bool {
+        use TokenKind::*;
         matches!(
             self,
-            TokenKind::UnclosedString | TokenKind::UnclosedEmbedded | TokenKind::Junk
+            UnclosedString | UnclosedEmbedded | Junk | ArgOutOfRange | NestedArg
         )
     }
 
@@ -311,7 +319,9 @@ impl TokenKind {
             Number => "number",
             Str => "string",
             Embedded => "embedded-code",
-            UnclosedString | UnclosedEmbedded | Junk => "junk",
+            UnclosedString | UnclosedEmbedded | Junk | ArgOutOfRange | NestedArg | Reported => {
+                "junk"
+            }
             Eof => "end of input",
             k if k.is_keyword() => "keyword",
             _ => "operator",
