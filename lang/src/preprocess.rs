@@ -163,10 +163,10 @@ struct Run<'a, 'e> {
     produced: usize,
 }
 
-type PpResult<T> = Result<T, Diagnostic>;
+type PpResult<T> = Result<T, Box<Diagnostic>>;
 
-fn error(message: impl Into<String>, span: Span) -> Diagnostic {
-    Diagnostic::error(Pass::Parse, message).at(span)
+fn error(message: impl Into<String>, span: Span) -> Box<Diagnostic> {
+    Box::new(Diagnostic::error(Pass::Parse, message).at(span))
 }
 
 impl Run<'_, '_> {
@@ -182,7 +182,7 @@ impl Run<'_, '_> {
                 match self.scan_expanded(true) {
                     Ok(token) => token,
                     Err(diagnostic) => {
-                        self.report(diagnostic);
+                        self.report(*diagnostic);
                         continue;
                     }
                 }
@@ -191,17 +191,17 @@ impl Run<'_, '_> {
                 // End of file: every open conditional is an error.
                 match self.conditionals.pop() {
                     Some((open, _)) => {
-                        self.report(error("incomplete conditional at end of file", open));
+                        self.report(*error("incomplete conditional at end of file", open));
                         continue;
                     }
                     None => break,
                 }
             };
             if let Err(diagnostic) = self.handle(token) {
-                self.report(diagnostic);
+                self.report(*diagnostic);
             }
             if self.produced > MAX_OUTPUT_TOKENS {
-                self.report(error(
+                self.report(*error(
                     "macro expansion produces too many tokens (runaway expansion?)",
                     token.span,
                 ));
@@ -263,7 +263,7 @@ impl Run<'_, '_> {
     }
 
     /// stap's messages for junk tokens (parse.cxx `token::junk_message`).
-    fn lexical_error(&self, token: Token) -> Diagnostic {
+    fn lexical_error(&self, token: Token) -> Box<Diagnostic> {
         let message = match token.kind {
             TokenKind::UnclosedString => "Could not find matching closing quote".to_string(),
             TokenKind::UnclosedEmbedded => {
@@ -279,8 +279,8 @@ impl Run<'_, '_> {
             _ => {
                 let text = self.sources.text(token.span);
                 let shown: String = text.bytes().map(|b| format!("\\x{b:02x}")).collect();
-                return error(format!("unexpected character '{shown}'"), token.span)
-                    .with_label("not part of any token");
+                let diagnostic = error(format!("unexpected character '{shown}'"), token.span);
+                return Box::new(diagnostic.with_label("not part of any token"));
             }
         };
         error(message, token.span)
@@ -305,7 +305,7 @@ impl Run<'_, '_> {
                 Err(diagnostic) => {
                     // Keep going to the `%?` so one bad term is one error; the
                     // conditional then counts as false.
-                    self.out.diagnostics.push(diagnostic);
+                    self.out.diagnostics.push(*diagnostic);
                     failed = true;
                 }
             }
@@ -536,16 +536,17 @@ impl Run<'_, '_> {
         }
         let name_token = self.next_base().filter(|t| t.kind == TokenKind::Ident);
         let Some(name_token) = name_token else {
-            return Err(error("expected identifier", at.span.after())
-                .with_label("macro name expected here"));
+            let diagnostic = error("expected identifier", at.span.after());
+            return Err(Box::new(diagnostic.with_label("macro name expected here")));
         };
         let name = self.sources.text(name_token.span).to_string();
         if let Some(previous) = self.namespace.get(&name) {
-            return Err(error(
+            let diagnostic = error(
                 format!("attempt to redefine macro '@{name}' in the same file"),
                 name_token.span,
-            )
-            .with_secondary(previous.site, format!("macro '@{name}' first defined here")));
+            );
+            let first = format!("macro '@{name}' first defined here");
+            return Err(Box::new(diagnostic.with_secondary(previous.site, first)));
         }
         if name == "define" {
             return Err(error("attempt to redefine '@define'", name_token.span));

@@ -320,13 +320,13 @@ fn bracket(pattern: &[u8], c: u8) -> Option<(bool, usize)> {
             return Some((matched != negated, i + 1));
         }
         first = false;
-        if start == b'[' && pattern.get(i + 1) == Some(&b':') {
-            if let Some(len) = pattern[i + 2..].windows(2).position(|w| w == b":]") {
-                let name = &pattern[i + 2..i + 2 + len];
-                matched |= char_class(name, c);
-                i += len + 4;
-                continue;
-            }
+        if start == b'['
+            && pattern.get(i + 1) == Some(&b':')
+            && let Some(len) = pattern[i + 2..].windows(2).position(|w| w == b":]")
+        {
+            matched |= char_class(&pattern[i + 2..i + 2 + len], c);
+            i += len + 4;
+            continue;
         }
         if pattern.get(i + 1) == Some(&b'-') && pattern.get(i + 2).is_some_and(|&end| end != b']') {
             let end = pattern[i + 2];
