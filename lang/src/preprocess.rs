@@ -169,6 +169,15 @@ fn error(message: impl Into<String>, span: Span) -> Box<Diagnostic> {
     Box::new(Diagnostic::error(Pass::Parse, message).at(span))
 }
 
+/// An error with a label at its location.
+fn labeled(message: impl Into<String>, span: Span, label: impl Into<String>) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::error(Pass::Parse, message)
+            .at(span)
+            .with_label(label),
+    )
+}
+
 impl Run<'_, '_> {
     fn run(&mut self) {
         loop {
@@ -191,7 +200,11 @@ impl Run<'_, '_> {
                 // End of file: every open conditional is an error.
                 match self.conditionals.pop() {
                     Some((open, _)) => {
-                        self.report(*error("incomplete conditional at end of file", open));
+                        self.report(*labeled(
+                            "incomplete conditional at end of file",
+                            open,
+                            "this '%(' is never closed",
+                        ));
                         continue;
                     }
                     None => break,
@@ -229,12 +242,22 @@ impl Run<'_, '_> {
     fn handle(&mut self, token: Token) -> PpResult<()> {
         let top = self.conditionals.last().map(|&(_, branch)| branch);
         match token.kind {
-            TokenKind::PpThen => Err(error("incomplete conditional - missing '%('", token.span)),
+            TokenKind::PpThen => Err(labeled(
+                "incomplete conditional - missing '%('",
+                token.span,
+                NO_CONDITIONAL,
+            )),
             TokenKind::PpElse => match top {
-                None => Err(error("incomplete conditional - missing '%('", token.span)),
-                Some(Branch::KeepElse | Branch::SkipElse) => {
-                    Err(error("invalid conditional - duplicate '%:'", token.span))
-                }
+                None => Err(labeled(
+                    "incomplete conditional - missing '%('",
+                    token.span,
+                    NO_CONDITIONAL,
+                )),
+                Some(Branch::KeepElse | Branch::SkipElse) => Err(labeled(
+                    "invalid conditional - duplicate '%:'",
+                    token.span,
+                    "a second else-branch",
+                )),
                 Some(branch) => {
                     let flipped = if branch == Branch::KeepThen {
                         Branch::SkipElse
@@ -246,7 +269,11 @@ impl Run<'_, '_> {
                 }
             },
             TokenKind::PpClose => match top {
-                None => Err(error("incomplete conditional - missing '%('", token.span)),
+                None => Err(labeled(
+                    "incomplete conditional - missing '%('",
+                    token.span,
+                    NO_CONDITIONAL,
+                )),
                 Some(_) => {
                     self.conditionals.pop();
                     Ok(())
@@ -264,18 +291,27 @@ impl Run<'_, '_> {
 
     /// stap's messages for junk tokens (parse.cxx `token::junk_message`).
     fn lexical_error(&self, token: Token) -> Box<Diagnostic> {
-        let message = match token.kind {
-            TokenKind::UnclosedString => "Could not find matching closing quote".to_string(),
-            TokenKind::UnclosedEmbedded => {
-                "Could not find matching '%}' to close embedded function block".to_string()
-            }
-            TokenKind::ArgOutOfRange => format!(
-                "command line argument out of range [1-{}]",
-                self.env.args.len()
+        let count = self.env.args.len();
+        let (message, label) = match token.kind {
+            TokenKind::UnclosedString => (
+                "Could not find matching closing quote".to_string(),
+                "this string does not end on its line".to_string(),
             ),
-            TokenKind::NestedArg => {
-                "invalid nested substitution of command line arguments".to_string()
-            }
+            TokenKind::UnclosedEmbedded => (
+                "Could not find matching '%}' to close embedded function block".to_string(),
+                "this block is never closed".to_string(),
+            ),
+            TokenKind::ArgOutOfRange => (
+                format!("command line argument out of range [1-{count}]"),
+                format!(
+                    "{count} argument{} given",
+                    if count == 1 { "" } else { "s" }
+                ),
+            ),
+            TokenKind::NestedArg => (
+                "invalid nested substitution of command line arguments".to_string(),
+                "arguments are pasted as they are, not expanded again".to_string(),
+            ),
             _ => {
                 let text = self.sources.text(token.span);
                 let shown: String = text.bytes().map(|b| format!("\\x{b:02x}")).collect();
@@ -283,7 +319,7 @@ impl Run<'_, '_> {
                 return Box::new(diagnostic.with_label("not part of any token"));
             }
         };
-        error(message, token.span)
+        labeled(message, token.span, label)
     }
 
     // ---- conditionals ----------------------------------------------------------------------
@@ -298,7 +334,11 @@ impl Run<'_, '_> {
                 *slot = self.scan_expanded(true)?;
             }
             let [Some(lhs), Some(op), Some(rhs)] = term else {
-                return Err(error("incomplete condition after '%('", open.span));
+                return Err(labeled(
+                    "incomplete condition after '%('",
+                    open.span,
+                    "a condition is three tokens: LEFT OP RIGHT",
+                ));
             };
             match self.evaluate(lhs, op, rhs) {
                 Ok(value) => and_result &= value,
@@ -323,7 +363,11 @@ impl Run<'_, '_> {
             }
         };
         if next.map(|t| t.kind) != Some(TokenKind::PpThen) {
-            return Err(error("expected '%?' marker for conditional", open.span));
+            return Err(labeled(
+                "expected '%?' marker for conditional",
+                open.span,
+                "this conditional has no '%?'",
+            ));
         }
         if failed {
             self.out.tokens.push(Token {
@@ -466,7 +510,11 @@ impl Run<'_, '_> {
             for (i, param) in def.params.iter().enumerate() {
                 let (body, end) = self.slurp_argument();
                 let Some(end) = end else {
-                    return Err(error("could not find end of macro invocation", at.span));
+                    return Err(labeled(
+                        "could not find end of macro invocation",
+                        at.span,
+                        "the argument list is not closed",
+                    ));
                 };
                 let last = i + 1 == count;
                 if end.kind == TokenKind::Comma && last {
@@ -532,7 +580,11 @@ impl Run<'_, '_> {
     /// `@define NAME[(a, b…)] %( BODY %)`, read from the file itself.
     fn define(&mut self, at: Token) -> PpResult<()> {
         if !self.activations.is_empty() {
-            return Err(error("'@define' forbidden inside macro body", at.span));
+            return Err(labeled(
+                "'@define' forbidden inside macro body",
+                at.span,
+                "macros cannot define macros",
+            ));
         }
         let name_token = self.next_base().filter(|t| t.kind == TokenKind::Ident);
         let Some(name_token) = name_token else {
@@ -549,7 +601,11 @@ impl Run<'_, '_> {
             return Err(Box::new(diagnostic.with_secondary(previous.site, first)));
         }
         if name == "define" {
-            return Err(error("attempt to redefine '@define'", name_token.span));
+            return Err(labeled(
+                "attempt to redefine '@define'",
+                name_token.span,
+                "reserved name",
+            ));
         }
         if AT_OPERATORS.contains(&name.as_str()) {
             self.out.diagnostics.push(
@@ -753,6 +809,8 @@ enum Invocable {
 fn span_or(token: Option<Token>, fallback: Span) -> Span {
     token.map_or(fallback.after(), |t| t.span)
 }
+
+const NO_CONDITIONAL: &str = "no '%(' conditional is open here";
 
 /// The `@` operators of the language (parse.cxx `lexer::atwords`); defining a macro with one
 /// of these names only warns.
