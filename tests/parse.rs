@@ -163,7 +163,10 @@ fn fixtures() {
         let fixture = load(path);
         let outcome = run_rtap(&fixture);
         if outcome.listing.contains("panicked at") {
-            failures.push(format!("{}: rtap panicked:\n{}", fixture.name, outcome.listing));
+            failures.push(format!(
+                "{}: rtap panicked:\n{}",
+                fixture.name, outcome.listing
+            ));
         }
         let expected_path = fixture.path.with_extension("out");
         if bless {

@@ -170,14 +170,22 @@ impl<'a> Parser<'a> {
         if let Some(token) = self.eat(kind) {
             return Ok(token);
         }
+        let opening = self.sources.text(open.span);
+        let label = format!("to match this '{opening}'");
+        self.error_with_context(format!("expected '{what}'"), open.span, label)
+    }
+
+    /// Reports `message` at the current token with a second label elsewhere.
+    fn error_with_context<T>(&mut self, message: String, span: Span, label: String) -> PResult<T> {
         let token = self.peek();
-        self.report_at(token, format!("expected '{what}'"));
-        if let Some(last) = self.diagnostics.last_mut() {
-            let opening = self.sources.text(open.span);
-            last.secondary.push(Label {
-                span: open.span,
-                message: format!("to match this '{opening}'"),
-            });
+        if token.kind != TokenKind::Reported {
+            self.report_at(token, message);
+            if let Some(last) = self.diagnostics.last_mut() {
+                last.secondary.push(Label {
+                    span,
+                    message: label,
+                });
+            }
         }
         Err(Reported)
     }

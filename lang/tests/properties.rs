@@ -193,10 +193,10 @@ fn statement() -> impl Strategy<Value = String> {
         expr().prop_map(|e| format!("for (i = 0; {e}; i++) continue")),
         Just("foreach ([k1, k2-] in arr[*, 1] limit 3) { next }".to_string()),
         Just("foreach (v = k in s @sum+) ;".to_string()),
-        Just("delete arr[1, *]".to_string()),
+        Just("delete arr[1, *];".to_string()),
         Just("try { error(\"e\") } catch (m) { println(m) }".to_string()),
         Just(";".to_string()),
-        expr().prop_map(|e| format!("printf(\"%s %d\\n\", \"x\", {e})")),
+        expr().prop_map(|e| format!("printf(\"%s %d\\n\", \"x\", {e});")),
     ];
     simple.prop_recursive(2, 8, 3, |inner| {
         proptest::collection::vec(inner, 0..3)

@@ -548,17 +548,12 @@ impl Parser<'_> {
                                 break;
                             }
                             if self.eat(TokenKind::Comma).is_none() {
-                                let _ = self.error::<()>("expected one of ') ,'");
                                 let message = format!("the arguments of '{name}' start here");
-                                self.diagnostics
-                                    .last_mut()
-                                    .expect("reported")
-                                    .secondary
-                                    .push(crate::diagnostic::Label {
-                                        span: open.span,
-                                        message,
-                                    });
-                                return Err(super::Reported);
+                                return self.error_with_context(
+                                    "expected one of ') ,'".into(),
+                                    open.span,
+                                    message,
+                                );
                             }
                         }
                     }
