@@ -287,6 +287,17 @@ fn listings_match_stap() {
                 is_return: false,
             },
         ),
+        ("alias.l", "libdbgt.so", function("lib_alias")),
+        ("lib_functions.l", "libdbgt.so", function("*")),
+        (
+            "lib_exported.l",
+            "libdbgt.so",
+            ProcessPoint::Function {
+                spec: "*".into(),
+                flavor: FunctionFlavor::Exported,
+                is_return: false,
+            },
+        ),
     ];
     for (golden, bin, point) in cases {
         let actual: String = pps(bin, point).iter().map(|l| format!("{l}\n")).collect();
@@ -558,14 +569,21 @@ fn shared_library_resolution_and_offsets() {
         .iter()
         .filter_map(|s| s.function.clone())
         .collect();
+    let mut names = names;
+    names.sort();
     assert_eq!(
         names,
-        vec!["lib_entry".to_owned()],
+        vec!["lib_entry".to_owned(), "lib_real_impl".to_owned()],
         "hidden functions are not exported"
     );
     let dynsym = support::nm_functions("libdbgt.so", true);
+    let entry = exported
+        .sites
+        .iter()
+        .find(|s| s.function.as_deref() == Some("lib_entry"))
+        .unwrap();
     assert_eq!(
-        exported.sites[0].address,
+        entry.address,
         dynsym.iter().find(|(n, _)| n == "lib_entry").unwrap().1
     );
     assert!(exported.sites[0].pp.starts_with(&prefix));

@@ -125,6 +125,15 @@ impl FunctionIndex {
             .map(|&i| &self.functions[i])
     }
 
+    /// The out-of-line instances whose entry pc is `address`.
+    pub fn at_entry(&self, address: u64) -> impl Iterator<Item = &Function> {
+        let start = self.functions.partition_point(|f| f.entry_pc < address);
+        self.functions[start..]
+            .iter()
+            .take_while(move |f| f.entry_pc == address)
+            .filter(|f| f.kind == InstanceKind::OutOfLine)
+    }
+
     /// The innermost function instance containing `address`: an inlined instance wins over
     /// the function it was inlined into.
     pub fn innermost(&self, address: u64) -> Option<&Function> {
@@ -326,7 +335,13 @@ fn read_function<'a>(
         }
     }
     // Declarations, abstract instances and discarded (address 0) functions have no code here.
-    if ranges.is_empty() || ranges.iter().all(|r| r.start == 0) {
+    // Inlined instances whose code merged into the caller's keep an empty range at their
+    // entry pc, and stap still probes them there.
+    let empty_inline_at = match (kind, entry.attr_value(dw::DW_AT_low_pc)) {
+        (InstanceKind::Inlined, Some(v)) => dwarf.attr_address(unit, v)?.filter(|&a| a != 0),
+        _ => None,
+    };
+    if (ranges.is_empty() || ranges.iter().all(|r| r.start == 0)) && empty_inline_at.is_none() {
         return Ok(None);
     }
     let origin = origin(unit, entry)?;
@@ -352,7 +367,12 @@ fn read_function<'a>(
         attr(dw::DW_AT_inline),
         Some(gimli::AttributeValue::Inline(i)) if i == dw::DW_INL_declared_inlined || i == dw::DW_INL_inlined
     );
-    let low = ranges.iter().map(|r| r.start).min().unwrap_or(0);
+    let low = ranges
+        .iter()
+        .map(|r| r.start)
+        .min()
+        .or(empty_inline_at)
+        .unwrap_or(0);
     let entry_pc = match entry.attr_value(dw::DW_AT_entry_pc) {
         Some(gimli::AttributeValue::Addr(a)) => a,
         Some(v @ gimli::AttributeValue::DebugAddrIndex(_)) => {

@@ -253,7 +253,24 @@ impl Ctx<'_> {
         let lines = self.module.lines()?;
         let mut dwarf_entries: FxHashSet<u64> = FxHashSet::default();
         let mut dwarf_names: FxHashSet<&str> = FxHashSet::default();
-        for f in candidates(&index, &spec.function) {
+        // A function also matches through a symbol alias at its entry (glibc's `malloc` is
+        // `__libc_malloc` in DWARF); stap 4.8 lists it under its DWARF name.
+        let aliases: Vec<u64> = self
+            .module
+            .symbols
+            .iter()
+            .filter(|s| s.kind == SymbolKind::Function && spec.function.matches(&s.name))
+            .map(|s| s.address)
+            .collect();
+        let by_alias = aliases
+            .iter()
+            .flat_map(|&a| index.at_entry(a))
+            .filter(|f| !spec.function.matches(&f.name));
+        let mut matched: Vec<&Function> =
+            candidates(&index, &spec.function).chain(by_alias).collect();
+        matched.sort_by_key(|f| f.die);
+        matched.dedup_by_key(|f| f.die);
+        for f in matched {
             let inline = f.kind == InstanceKind::Inlined;
             if f.kind == InstanceKind::OutOfLine {
                 dwarf_entries.insert(f.low_pc());
@@ -292,9 +309,8 @@ impl Ctx<'_> {
                 {
                     continue;
                 }
-                if flavor == FunctionFlavor::Exported && !(sym.global || sym.dynamic) {
-                    continue;
-                }
+                // stap 4.8 lists symbol-table functions under `.exported` whatever their
+                // binding (crt's local `frame_dummy` too); the golden listings show it.
                 let mut site = self.site(
                     sym.address,
                     format!("function(\"{}\"){suffix}", sym.name),
@@ -334,9 +350,9 @@ impl Ctx<'_> {
         site
     }
 
-    /// `.exported`: the function has a global (or weak) symbol at its entry — for a shared
-    /// library exactly the dynamic symbol table's functions, since hidden symbols become local
-    /// at link time. Without a symbol, `DW_AT_external` decides.
+    /// `.exported` for a DWARF function: it has a global (or weak) symbol at its entry — for
+    /// a shared library exactly the dynamic symbol table's functions, since hidden symbols
+    /// become local at link time. Without a symbol, `DW_AT_external` decides.
     fn is_exported(&self, f: &Function) -> bool {
         let mut at_entry = self
             .module
