@@ -404,11 +404,35 @@ fn sdt_arguments_read_at_the_marker() {
             let probe = m.sdt.iter().find(|p| p.name == mark).unwrap();
             let stopped = Stopped::run_to(&bin, &m, probe.address);
             let mem = stopped.memory();
-            let values: Vec<i64> = probe
+            // Through the target compiler, as `$arg1..$argN` of the `.mark` site.
+            let site = site(
+                &m,
+                bin_name,
+                ProcessPoint::Mark {
+                    provider: None,
+                    name: mark.into(),
+                },
+            );
+            let names: Vec<String> = (1..=probe.args.len()).map(|i| format!("$arg{i}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let values: Vec<i64> = read_all(&m, &site, &stopped, &names)
+                .into_iter()
+                .map(|v| match v {
+                    TargetValue::Long(l) => l,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let direct: Vec<i64> = probe
                 .args
                 .iter()
                 .map(|a| a.read(&stopped.regs, &mem, stopped.bias).unwrap())
                 .collect();
+            assert_eq!(values, direct);
+            let mut compiler = TargetCompiler::new(&m, &site).unwrap();
+            let err = compiler
+                .compile(&TargetExpr::parse("$arg9").unwrap())
+                .unwrap_err();
+            assert!(err.to_string().contains("argument(s)"), "{err}");
             if mark == "three" {
                 // argv[0] is the program path; &counter is its run-time address; (char)-argc.
                 let argv0 = rtap_runtime::debuginfo::MemoryReader::read_cstring(

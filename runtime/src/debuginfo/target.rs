@@ -161,6 +161,8 @@ enum PlanBase {
     },
     /// An address from a script input (`@cast`).
     Input(usize),
+    /// An SDT marker argument (`$argN` at a `.mark` site): already a value.
+    Sdt(super::sdt::SdtArg),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +234,9 @@ impl TargetPlan {
         let mut object = match &self.base {
             PlanBase::Location { location, size } => location.read(hit, *size)?,
             PlanBase::Input(i) => Object::Memory(input(*i)? as u64),
+            PlanBase::Sdt(arg) => {
+                return Ok(TargetValue::Long(arg.read(hit.regs, hit.mem, hit.bias)?));
+            }
         };
         for step in &self.steps {
             object = match step {
@@ -433,6 +438,9 @@ impl<'m> TargetCompiler<'m> {
     /// Compiles one target expression.
     pub fn compile(&mut self, expr: &TargetExpr) -> Result<CompiledTarget> {
         let (base, ty, what) = match &expr.base {
+            TargetBase::Variable(name) if matches!(self.site.kind, SiteKind::Mark { .. }) => {
+                return self.sdt_argument(name, expr);
+            }
             TargetBase::Variable(name) => {
                 let var = self
                     .scope
@@ -497,6 +505,42 @@ impl<'m> TargetCompiler<'m> {
             }
         };
         self.finish(base, ty, what, expr)
+    }
+
+    /// `$argN` at an SDT marker: a long, read from the operand the note describes.
+    fn sdt_argument(&self, name: &str, expr: &TargetExpr) -> Result<CompiledTarget> {
+        let SiteKind::Mark { args, .. } = &self.site.kind else {
+            unreachable!("called for marks only")
+        };
+        let arg = name
+            .strip_prefix("arg")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| args.get(i))
+            .ok_or_else(|| {
+                Self::err(format!(
+                    "unable to find '${name}' at this marker: it has {} argument(s)",
+                    args.len()
+                ))
+            })?;
+        if !expr.path.is_empty() || expr.address_of || expr.pretty != Pretty::None {
+            return Err(Self::err(format!(
+                "${name} of a marker is a plain long (markers carry no type information)"
+            )));
+        }
+        Ok(CompiledTarget {
+            plan: TargetPlan {
+                base: PlanBase::Sdt(arg.clone()),
+                steps: Vec::new(),
+                result: Final::Integer {
+                    size: 8,
+                    signed: true,
+                },
+            },
+            script_type: ScriptType::Long,
+            c_type: "long".to_owned(),
+            type_die: None,
+        })
     }
 
     /// `@defined(expr)`: whether the expression compiles at this site.
