@@ -1,0 +1,115 @@
+//! The cross-modification checker (rule `concurrent-modification`, Arm ARM B2.2.5).
+
+use rtap_armsim::aarch64::{Exception, Regs, encoding};
+use rtap_armsim::{A64Machine, Exposure, Resume};
+
+use crate::harness::{ALIAS, Rig, assemble};
+
+const LOOP: u64 = 0x200;
+
+fn no_exceptions(_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs) -> Resume {
+    panic!("unexpected exception {exc:?}");
+}
+
+/// Core 1 spins in `1: nop; add x0, x0, #1; b 1b` at `TEXT + LOOP`; core 0 is halted.
+fn spinning() -> Option<Rig> {
+    let words = assemble("1: nop\nadd x0, x0, #1\nb 1b")?;
+    let mut rig = Rig::default_machine();
+    rig.load(LOOP, &words);
+    rig.start_el1(1, LOOP);
+    rig.start_el1(0, 0);
+    rig.m.halt(0);
+    rig.m.run(&mut no_exceptions, 50);
+    assert!(rig.m.steps(1) > 0);
+    Some(rig)
+}
+
+#[test]
+fn patching_a_non_b225_instruction_under_a_running_core_is_flagged() {
+    let Some(mut rig) = spinning() else { return };
+    let sub = 0xd100_0400; // sub x0, x0, #1
+    rig.m.write_u32(0, ALIAS + LOOP + 4, sub).unwrap();
+    let found = rig.m.take_cross_modifications();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = found[0];
+    assert_eq!(
+        (f.writer, f.executor, f.va, f.pa),
+        (0, 1, ALIAS + LOOP + 4, rig.text_pa + LOOP + 4)
+    );
+    assert_eq!((f.old, f.new), (0x9100_0400, sub));
+    assert!(matches!(f.exposure, Exposure::Prefetch | Exposure::ICache));
+}
+
+#[test]
+fn nop_to_branch_and_back_is_allowed() {
+    let Some(mut rig) = spinning() else { return };
+    rig.m.write_u32(0, ALIAS + LOOP, encoding::b(8)).unwrap();
+    rig.m.write_u32(0, ALIAS + LOOP, encoding::NOP).unwrap();
+    rig.m.write_u32(0, ALIAS + LOOP, encoding::brk(4)).unwrap();
+    assert_eq!(rig.m.cross_modifications(), &[]);
+    // BRK -> the original ADD is not (kprobe disarm of a non-B2.2.5 instruction).
+    rig.m.write_u32(0, ALIAS + LOOP, 0x9100_0400).unwrap();
+    assert_eq!(rig.m.cross_modifications().len(), 1);
+}
+
+#[test]
+fn parked_cores_do_not_count() {
+    let Some(mut rig) = spinning() else { return };
+    assert_eq!(rig.m.park_others(0), vec![1, 2, 3]);
+    rig.m.write_u32(0, ALIAS + LOOP + 4, 0xd100_0400).unwrap();
+    for core in 1..4 {
+        rig.m.unpark(core);
+    }
+    assert_eq!(rig.m.cross_modifications(), &[]);
+}
+
+#[test]
+fn a_core_about_to_execute_a_line_it_never_fetched_counts() {
+    let Some(words) = assemble("nop\nnop") else {
+        return;
+    };
+    let mut rig = Rig::default_machine();
+    rig.load(0x800, &words);
+    rig.start_el1(2, 0x800);
+    rig.m.write_u32(0, ALIAS + 0x804, 0xd100_0400).unwrap();
+    let found = rig.m.take_cross_modifications();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].executor, found[0].exposure),
+        (2, Exposure::ProgramCounter)
+    );
+}
+
+#[test]
+fn simulated_stores_are_checked_too() {
+    let Some(mut rig) = spinning() else { return };
+    let store = |insn: u32| {
+        assemble(&format!(
+            "ldr x1, ={:#x}\nldr w2, ={insn:#x}\nstr w2, [x1]\nbrk #0xf00",
+            ALIAS + LOOP + 4
+        ))
+    };
+    let (Some(to_sub), Some(to_add)) = (store(0xd100_0400), store(0x9100_0400)) else {
+        return;
+    };
+    rig.load(0x1000, &to_sub);
+    rig.load(0x1100, &to_add);
+    let mut halt = |_: &mut A64Machine, _: usize, _: &Exception, _: &mut Regs| Resume::Halt;
+    // Core 1 halted while core 3 stores: nothing flagged.
+    rig.m.halt(1);
+    rig.start_el1(3, 0x1000);
+    rig.m.run(&mut halt, 100);
+    assert_eq!(rig.m.cross_modifications(), &[]);
+    // Core 1 running: flagged, with the storing core as the writer.
+    rig.m.start(1);
+    rig.start_el1(3, 0x1100);
+    rig.m.run_until(&mut halt, 10_000, |m| !m.is_running(3));
+    assert!(
+        rig.m
+            .cross_modifications()
+            .iter()
+            .any(|f| f.writer == 3 && f.executor == 1),
+        "{:?}",
+        rig.m.cross_modifications()
+    );
+}
