@@ -180,14 +180,6 @@ macro_rules! for_each_helper {
             /// Ends the loop (also on `break`); unwinding leaves iterators to the runtime.
             [total] ForeachEnd = rt_foreach_end(ctx: Ctx, iter: I64);
 
-            // ---- regular expressions ----
-            /// `s =~ regex` (the program's regex table): 1 or 0; remembers the captures.
-            [total] RegexMatch = rt_regex_match(ctx: Ctx, regex: I64, s: Str) -> I64;
-            /// `matched(n)` of the last match in this handler.
-            [unwinds] RegexMatched = rt_regex_matched(ctx: Ctx, n: I64, dst: StrOut, loc: I64);
-            /// `ngroups()` of the last match (the whole match counts).
-            [unwinds] RegexNgroups = rt_regex_ngroups(ctx: Ctx, loc: I64) -> I64;
-
             // ---- probe context ----
             /// `pp()`: the probe point of the running handler.
             [total] Pp = rt_pp(ctx: Ctx, dst: StrOut);

@@ -5,7 +5,12 @@
 //! states.
 
 pub mod debuginfo;
+pub mod exec;
+pub mod helpers;
 pub mod hist;
+pub mod map;
 pub mod printf;
+pub mod program;
+pub mod session;
 pub mod stats;
 pub mod strings;
