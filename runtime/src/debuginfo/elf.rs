@@ -100,7 +100,8 @@ impl SectionSet {
     /// The bytes of section `name`, empty when absent.
     pub fn bytes(&self, name: &str) -> &[u8] {
         match self.sections.get(name) {
-            Some((_, SectionBytes::File(r))) => &self.data[r.clone()],
+            // A section header pointing outside the file reads as empty, not as a panic.
+            Some((_, SectionBytes::File(r))) => self.data.get(r.clone()).unwrap_or_default(),
             Some((_, SectionBytes::Owned(b))) => b,
             None => &[],
         }

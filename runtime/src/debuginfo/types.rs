@@ -104,6 +104,9 @@ pub struct Types<'m> {
     unit_offsets: Vec<u64>,
     units: FxHashMap<u64, Rc<Unit<'m>>>,
     cache: FxHashMap<u64, Rc<TypeInfo>>,
+    /// Types being read, to turn a (malformed) cycle into an error instead of a stack
+    /// overflow.
+    in_progress: rustc_hash::FxHashSet<u64>,
 }
 
 type Res<T> = Result<T, String>;
@@ -117,6 +120,7 @@ impl<'m> Types<'m> {
             unit_offsets: index.units.iter().map(|u| u.offset).collect(),
             units: FxHashMap::default(),
             cache: FxHashMap::default(),
+            in_progress: Default::default(),
         })
     }
 
@@ -181,19 +185,29 @@ impl<'m> Types<'m> {
             return Ok(t.clone());
         }
         let name = self.name(ty, 0)?;
-        let (unit, entry) = self.entry(die)?;
-        let mut info = match entry.tag() {
-            dw::DW_TAG_typedef
-            | dw::DW_TAG_const_type
-            | dw::DW_TAG_volatile_type
-            | dw::DW_TAG_restrict_type
-            | dw::DW_TAG_atomic_type => (*self.get(Self::type_attr(&unit, &entry))?).clone(),
-            _ => self.read(&unit, &entry, die)?,
-        };
+        if !self.in_progress.insert(die) {
+            return Err(format!("type DIE {die:#x} refers to itself"));
+        }
+        let info = self.peel(die);
+        self.in_progress.remove(&die);
+        let mut info = info?;
         info.name = name;
         let info = Rc::new(info);
         self.cache.insert(die, info.clone());
         Ok(info)
+    }
+
+    /// Typedefs and qualifiers take the layout of what they name.
+    fn peel(&mut self, die: u64) -> Res<TypeInfo> {
+        let (unit, entry) = self.entry(die)?;
+        match entry.tag() {
+            dw::DW_TAG_typedef
+            | dw::DW_TAG_const_type
+            | dw::DW_TAG_volatile_type
+            | dw::DW_TAG_restrict_type
+            | dw::DW_TAG_atomic_type => Ok((*self.get(Self::type_attr(&unit, &entry))?).clone()),
+            _ => self.read(&unit, &entry, die),
+        }
     }
 
     fn read(
