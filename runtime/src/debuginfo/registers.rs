@@ -105,6 +105,95 @@ impl RegisterSet {
     }
 }
 
+impl RegisterSet {
+    /// The registers `PTRACE_GETREGS` returns on x86_64 (`struct user_regs_struct`).
+    #[cfg(target_arch = "x86_64")]
+    pub fn from_user_regs(u: &libc::user_regs_struct) -> RegisterSet {
+        let mut regs = RegisterSet::new(Arch::X86_64);
+        let values = [
+            u.rax, u.rdx, u.rcx, u.rbx, u.rsi, u.rdi, u.rbp, u.rsp, u.r8, u.r9, u.r10, u.r11,
+            u.r12, u.r13, u.r14, u.r15, u.rip,
+        ];
+        for (dwarf, v) in values.into_iter().enumerate() {
+            regs.set(dwarf as u16, v);
+        }
+        regs.set(x86_64::RFLAGS, u.eflags);
+        regs.set(x86_64::FS_BASE, u.fs_base);
+        regs.set(x86_64::GS_BASE, u.gs_base);
+        regs
+    }
+
+    /// The registers `PTRACE_GETREGSET(NT_PRSTATUS)` returns on AArch64 (`struct
+    /// user_pt_regs`).
+    #[cfg(target_arch = "aarch64")]
+    pub fn from_user_regs(u: &libc::user_regs_struct) -> RegisterSet {
+        let mut regs = RegisterSet::new(Arch::Aarch64);
+        for (i, v) in u.regs.iter().enumerate() {
+            regs.set(i as u16, *v);
+        }
+        regs.set(aarch64::SP, u.sp);
+        regs.set(aarch64::PC, u.pc);
+        regs
+    }
+
+    /// The user registers of a perf sample (`PERF_SAMPLE_REGS_USER`): `values` holds one word
+    /// per bit set in `mask`, lowest bit first, numbered as the kernel's
+    /// `arch/*/include/uapi/asm/perf_regs.h`.
+    pub fn from_perf_sample(arch: Arch, mask: u64, values: &[u64]) -> RegisterSet {
+        let mut regs = RegisterSet::new(arch);
+        let bits = (0..64).filter(|b| mask & (1u64 << b) != 0);
+        for (bit, &v) in bits.zip(values) {
+            let dwarf = match arch {
+                Arch::X86_64 => PERF_X86_64_TO_DWARF.get(bit).copied().flatten(),
+                // arm64: X0..X29, LR (30), SP (31), PC (32) — the DWARF numbers themselves.
+                Arch::Aarch64 => (bit <= 32).then_some(bit as u16),
+            };
+            if let Some(d) = dwarf {
+                regs.set(d, v);
+            }
+        }
+        regs
+    }
+}
+
+/// `PERF_REG_X86_*` (AX=0, BX, CX, DX, SI, DI, BP, SP, IP, FLAGS, CS, SS, DS, ES, FS, GS,
+/// R8=16 … R15=23) → DWARF register numbers.
+const PERF_X86_64_TO_DWARF: [Option<u16>; 24] = [
+    Some(x86_64::RAX),
+    Some(x86_64::RBX),
+    Some(x86_64::RCX),
+    Some(x86_64::RDX),
+    Some(x86_64::RSI),
+    Some(x86_64::RDI),
+    Some(x86_64::RBP),
+    Some(x86_64::RSP),
+    Some(x86_64::RIP),
+    Some(x86_64::RFLAGS),
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+    Some(8),
+    Some(9),
+    Some(10),
+    Some(11),
+    Some(12),
+    Some(13),
+    Some(14),
+    Some(15),
+];
+
+/// The `sample_regs_user` mask that captures every register [`RegisterSet::from_perf_sample`]
+/// maps: general registers, ip and flags (x86_64), or x0–x30, sp, pc (AArch64).
+pub fn perf_sample_regs_mask(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => 0x3ff | (0xff << 16),
+        Arch::Aarch64 => (1u64 << 33) - 1,
+    }
+}
+
 /// Reads the probed process's memory: live (`process_vm_readv` on a stopped thread) or from a
 /// sampled copy of the user stack (perf). Reads outside what is available fail.
 pub trait MemoryReader {
@@ -430,6 +519,27 @@ mod tests {
             read_named_register(&regs, "rbx", false),
             Err(Fault::Register)
         );
+    }
+
+    #[test]
+    fn perf_samples_map_to_dwarf_numbers() {
+        // Mask bits AX, BX, SP, IP, R8, R15 (perf_regs.h numbering 0, 1, 7, 8, 16, 23).
+        let mask = 1 | 2 | 1 << 7 | 1 << 8 | 1 << 16 | 1 << 23;
+        let regs = RegisterSet::from_perf_sample(Arch::X86_64, mask, &[10, 11, 17, 18, 26, 33]);
+        assert_eq!(regs.get(x86_64::RAX), Some(10));
+        assert_eq!(regs.get(x86_64::RBX), Some(11));
+        assert_eq!(regs.sp(), Some(17));
+        assert_eq!(regs.pc(), Some(18));
+        assert_eq!(regs.get(8), Some(26));
+        assert_eq!(regs.get(15), Some(33));
+        assert_eq!(regs.get(x86_64::RDX), None);
+        assert_eq!(perf_sample_regs_mask(Arch::X86_64).count_ones(), 18);
+        let a = RegisterSet::from_perf_sample(
+            Arch::Aarch64,
+            perf_sample_regs_mask(Arch::Aarch64),
+            &(0..33).collect::<Vec<_>>(),
+        );
+        assert_eq!((a.get(30), a.sp(), a.pc()), (Some(30), Some(31), Some(32)));
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl Stopped {
         assert_eq!(regs.rip, at + 1, "stopped at our breakpoint");
         regs.rip = at;
         ptrace::setregs(pid, regs).unwrap();
-        self.regs = register_set(&regs);
+        self.regs = RegisterSet::from_user_regs(&regs);
     }
 
     /// Runs until the current function returns (breakpoint on the return address at the top
@@ -115,33 +115,4 @@ impl Drop for Stopped {
         let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(self.pid, None);
     }
-}
-
-fn register_set(u: &libc::user_regs_struct) -> RegisterSet {
-    let mut regs = RegisterSet::new(Arch::X86_64);
-    for (reg, v) in [
-        (r::RAX, u.rax),
-        (r::RDX, u.rdx),
-        (r::RCX, u.rcx),
-        (r::RBX, u.rbx),
-        (r::RSI, u.rsi),
-        (r::RDI, u.rdi),
-        (r::RBP, u.rbp),
-        (r::RSP, u.rsp),
-        (r::R8, u.r8),
-        (r::R9, u.r9),
-        (10, u.r10),
-        (11, u.r11),
-        (12, u.r12),
-        (13, u.r13),
-        (14, u.r14),
-        (15, u.r15),
-        (r::RIP, u.rip),
-        (r::RFLAGS, u.eflags),
-        (r::FS_BASE, u.fs_base),
-        (r::GS_BASE, u.gs_base),
-    ] {
-        regs.set(reg, v);
-    }
-    regs
 }
