@@ -5,6 +5,7 @@
 mod alu;
 mod cache;
 mod checker;
+mod corpus;
 mod debug;
 mod harness;
 mod ldst;

@@ -1,7 +1,8 @@
 //! The SIMD&FP data-processing instructions compiled integer code uses: register moves
 //! between general and SIMD&FP registers (`FMOV` general, `DUP`, `INS`, `UMOV`), `FMOV`
-//! (register), `MOVI`/`MVNI`/`ORR`/`BIC` (vector, immediate) and the vector bitwise
-//! operations. Floating-point arithmetic is not implemented (undefined-instruction exception).
+//! (register), `MOVI`/`MVNI`/`ORR`/`BIC` (vector, immediate), the vector bitwise
+//! operations, and `CNT`/`ADDV`/`UADDLV`/`SADDLV` (GCC's population count).
+//! Floating-point arithmetic is not implemented (undefined-instruction exception).
 
 use super::decode::{bit, bits};
 use super::execute::{Cpu, Exec, Next};
@@ -44,6 +45,39 @@ pub(super) fn execute(cpu: &mut Cpu, insn: u32) -> Exec {
             (true, _) => (d & b) | (a & !b),
         };
         cpu.s.regs.v[rd] = result & lanes_mask;
+        return Ok(Next::Seq);
+    }
+    if insn & 0xbf3f_fc00 == 0x0e20_5800 {
+        // CNT Vd.8B/16B, Vn: population count per byte.
+        let value = cpu.s.regs.v[rn as usize] & lanes_mask;
+        let counted = value.to_le_bytes().map(|b| b.count_ones() as u8);
+        cpu.s.regs.v[rd] = u128::from_le_bytes(counted) & lanes_mask;
+        return Ok(Next::Seq);
+    }
+    if insn & 0x9f3f_fc00 == 0x0e31_b800 || insn & 0x9f3f_fc00 == 0x0e30_3800 {
+        // ADDV (U = 0, opcode 11011) / UADDLV (U = 1, opcode 00011) / SADDLV (U = 0,
+        // opcode 00011): the sum of all elements, into a scalar (widened for the L forms).
+        let size = bits(insn, 23, 22);
+        let long = bits(insn, 16, 12) == 0b00011;
+        let signed = long && !bit(insn, 29);
+        if size == 3 || (size == 2 && !q) || (!long && bit(insn, 29)) {
+            return cpu.undefined();
+        }
+        let esize = 8u32 << size;
+        let lanes = if q { 128 / esize } else { 64 / esize };
+        let value = cpu.s.regs.v[rn as usize];
+        let emask = (1u128 << esize) - 1;
+        let sum = (0..lanes).fold(0u128, |acc, i| {
+            let elem = (value >> (i * esize)) & emask;
+            let elem = if signed && elem >> (esize - 1) & 1 != 0 {
+                elem | !emask
+            } else {
+                elem
+            };
+            acc.wrapping_add(elem)
+        });
+        let out_bits = if long { 2 * esize } else { esize };
+        cpu.s.regs.v[rd] = sum & ((1u128 << out_bits) - 1);
         return Ok(Next::Seq);
     }
     let imm5 = bits(insn, 20, 16);
