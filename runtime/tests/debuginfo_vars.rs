@@ -8,7 +8,7 @@ mod support;
 mod tracer;
 
 use rtap_runtime::debuginfo::location::Hit;
-use rtap_runtime::debuginfo::target::{Pretty, VarSet};
+use rtap_runtime::debuginfo::target::{Accessor, Index, Pretty, TargetBase, VarSet};
 use rtap_runtime::debuginfo::{
     FunctionFlavor, Module, ProbeSite, ProcessPoint, TargetCompiler, TargetExpr, TargetValue,
     resolve, unwind,
@@ -449,4 +449,81 @@ fn sdt_arguments_read_at_the_marker() {
             }
         }
     }
+}
+
+#[test]
+fn casts_and_faults() {
+    let bin = path("vars_O0");
+    let m = Module::load(&bin).unwrap();
+    let s = site(&m, "vars_O0", function("walk", false));
+    let stopped = Stopped::run_to(&bin, &m, s.address);
+    let mut compiler = TargetCompiler::new(&m, &s).unwrap();
+    let mem = stopped.memory();
+    let hit = Hit {
+        regs: &stopped.regs,
+        mem: &mem,
+        bias: stopped.bias,
+        cfa: unwind::cfa(&m, &stopped.regs, stopped.bias),
+    };
+    let long = |c: &mut TargetCompiler, e: &TargetExpr, inputs: &[i64]| {
+        c.compile(e).unwrap().plan.read(&hit, inputs)
+    };
+    let TargetValue::Long(p) = long(&mut compiler, &TargetExpr::parse("$p").unwrap(), &[]).unwrap()
+    else {
+        panic!()
+    };
+    // @cast($p, "struct pt")->next->in->s, the address passed in as input 0.
+    let cast = TargetExpr {
+        base: TargetBase::Cast {
+            type_name: "struct pt".into(),
+            input: 0,
+        },
+        path: ["next", "in", "s"]
+            .map(|m| Accessor::Member(m.into()))
+            .to_vec(),
+        address_of: false,
+        pretty: Pretty::None,
+    };
+    let gdb = gdb_values("vars_O0", "walk", &[("%ld", "(long)p->next->in.s")]);
+    assert_eq!(
+        long(&mut compiler, &cast, &[p]).unwrap(),
+        TargetValue::Long(gdb[0].parse().unwrap())
+    );
+    // A runtime index: $p->name[i] with i from the script.
+    let index = TargetExpr {
+        base: TargetBase::Variable("p".into()),
+        path: vec![
+            Accessor::Member("name".into()),
+            Accessor::Index(Index::Input(0)),
+        ],
+        address_of: false,
+        pretty: Pretty::None,
+    };
+    assert_eq!(
+        long(&mut compiler, &index, &[1]).unwrap(),
+        TargetValue::Long(b'y' as i64)
+    );
+    // b.next is NULL: stap's fault text names the address read.
+    let fault = long(
+        &mut compiler,
+        &TargetExpr::parse("$p->next->next->y").unwrap(),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(fault.to_string(), "read fault [man error::fault] at 0x4");
+    let bad_type = compiler.compile(&TargetExpr {
+        base: TargetBase::Cast {
+            type_name: "struct nosuch".into(),
+            input: 0,
+        },
+        path: Vec::new(),
+        address_of: false,
+        pretty: Pretty::Shallow,
+    });
+    assert!(
+        bad_type
+            .unwrap_err()
+            .to_string()
+            .contains("type definition 'struct nosuch' not found")
+    );
 }
