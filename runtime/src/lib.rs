@@ -10,6 +10,7 @@ pub mod helpers;
 pub mod hist;
 pub mod map;
 pub mod printf;
+pub mod process;
 pub mod program;
 pub mod session;
 pub mod stats;
