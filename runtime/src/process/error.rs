@@ -44,9 +44,3 @@ pub enum Error {
         source: io::Error,
     },
 }
-
-impl Error {
-    pub(crate) fn io(what: &'static str) -> impl FnOnce(io::Error) -> Error {
-        move |source| Error::Io { what, source }
-    }
-}

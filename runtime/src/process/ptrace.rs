@@ -629,9 +629,9 @@ impl PtraceEngine {
     fn on_syscall(&mut self, handler: &mut dyn HitHandler, tid: u32) -> Result<Action, Error> {
         let info = sys::syscall_info(tid)?;
         let task = self.tasks.get_mut(&tid).expect("known task");
-        // SAFETY (union reads): `op` says which member the kernel filled in.
         let kind = match info.op {
             libc::PTRACE_SYSCALL_INFO_ENTRY => {
+                // SAFETY: `op` says the kernel filled in the `entry` member of the union.
                 let entry = unsafe { info.u.entry };
                 task.syscall_nr = Some(entry.nr);
                 self.events.syscall.then_some(HitKind::Syscall {
@@ -640,6 +640,7 @@ impl PtraceEngine {
                 })
             }
             libc::PTRACE_SYSCALL_INFO_EXIT => {
+                // SAFETY: `op` says the kernel filled in the `exit` member of the union.
                 let exit = unsafe { info.u.exit };
                 let nr = task.syscall_nr.take();
                 nr.filter(|_| self.events.syscall_return)

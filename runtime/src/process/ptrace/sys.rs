@@ -158,11 +158,12 @@ pub fn decode(status: i32) -> Status {
 }
 
 /// Waits for any traced thread (`tid` = -1) or one thread. `Ok(None)` when interrupted by a
-/// signal (a stop request).
+/// signal (a stop request). `__WNOTHREAD`: only this tracer thread's tracees and children, so
+/// several engines (and unrelated child processes of other threads) can coexist.
 pub fn wait(tid: i32) -> io::Result<Option<(u32, Status)>> {
     let mut status = 0;
     // SAFETY: `status` is a valid out-pointer.
-    let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+    let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::__WNOTHREAD) };
     if r == -1 {
         let e = io::Error::last_os_error();
         return if e.raw_os_error() == Some(libc::EINTR) {
