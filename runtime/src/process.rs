@@ -17,16 +17,17 @@
 pub mod arch;
 // pub mod backend;
 mod error;
-pub mod maps;
 pub mod memory;
 // pub mod perf;
 pub mod ptrace;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::debuginfo::maps::ProcessMaps;
+use crate::debuginfo::{MemoryReader, ProbeSite};
 
 pub use arch::Registers;
 pub use error::Error;
-pub use memory::{MemoryFault, MemoryReader};
 
 /// Index of a probe in the list given to an engine (`probes[id.0]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +45,23 @@ pub struct ProbeSpec {
     pub kind: ProbeKind,
     /// Only this process (thread group id); `None` = every traced process mapping `path`.
     pub pid: Option<u32>,
+}
+
+impl ProbeSpec {
+    /// The spec of a resolved probe site (`None` for an address outside the file's
+    /// contents, which only `.statement(ADDR).absolute` can name).
+    pub fn from_site(site: &ProbeSite, pid: Option<u32>) -> Option<ProbeSpec> {
+        Some(ProbeSpec {
+            path: site.module.clone(),
+            offset: site.file_offset?,
+            kind: if site.is_return {
+                ProbeKind::Return
+            } else {
+                ProbeKind::Entry
+            },
+            pid,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,4 +181,22 @@ pub(crate) fn monotonic_ns() -> u64 {
     // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The run-time address of `path`+`offset` in a process with these mappings (an executable
+/// mapping of that file covering the offset: a probe lives in code).
+pub fn probe_address(maps: &ProcessMaps, path: &Path, offset: u64) -> Option<u64> {
+    maps.mappings
+        .iter()
+        .filter(|m| m.executable && m.path.as_deref() == Some(path))
+        .find(|m| offset >= m.offset && offset - m.offset < m.end - m.start)
+        .map(|m| m.start + (offset - m.offset))
+}
+
+/// Reads `/proc/PID/maps`.
+pub(crate) fn read_maps(pid: u32) -> Result<ProcessMaps, Error> {
+    ProcessMaps::read(pid).map_err(|source| Error::Read {
+        path: format!("/proc/{pid}/maps").into(),
+        source,
+    })
 }

@@ -24,9 +24,9 @@ pub enum Error {
         addr: u64,
         source: io::Error,
     },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot probe {path}+{offset:#x}: {reason}")]
+    #[error("cannot probe {}+{offset:#x}: {reason}", path.display())]
     BadProbe {
         path: PathBuf,
         offset: u64,

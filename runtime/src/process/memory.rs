@@ -4,50 +4,9 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+use crate::debuginfo::{Fault, MemoryReader};
+
 use super::Error;
-
-/// A failed read, in SystemTap's terms (`read fault [man error::fault] at 0x…`).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MemoryFault {
-    #[error("read fault at {addr:#x}")]
-    Unmapped { addr: u64 },
-    /// Perf engine: the bytes were not in the sampled stack window and the process is gone,
-    /// so they cannot be read after the fact.
-    #[error("read fault at {addr:#x}: not in the sampled stack and process {pid} has exited")]
-    Gone { addr: u64, pid: u32 },
-}
-
-/// The target's memory as a handler reads it (`user_long`, `user_string`, `$var->field`).
-pub trait MemoryReader {
-    /// Fills `buf` from `addr`, or fails without partial guarantees.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryFault>;
-
-    fn read_u64(&self, addr: u64) -> Result<u64, MemoryFault> {
-        let mut b = [0; 8];
-        self.read(addr, &mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// A NUL-terminated string of at most `max` bytes (without the NUL). Reads in pieces so a
-    /// string ending just before an unmapped page still reads.
-    fn read_c_string(&self, addr: u64, max: usize) -> Result<Vec<u8>, MemoryFault> {
-        let mut out = Vec::new();
-        let mut at = addr;
-        while out.len() < max {
-            // Never cross a page boundary in one piece: the next page may be unmapped.
-            let room = (4096 - (at % 4096)) as usize;
-            let mut chunk = vec![0; room.min(max - out.len()).min(256)];
-            self.read(at, &mut chunk)?;
-            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..nul]);
-                return Ok(out);
-            }
-            out.extend_from_slice(&chunk);
-            at += chunk.len() as u64;
-        }
-        Ok(out)
-    }
-}
 
 /// `/proc/PID/mem` of one address space: exact reads, and writes that reach read-only text
 /// (the kernel breaks copy-on-write with `FOLL_FORCE`, as for a debugger).
@@ -107,10 +66,10 @@ impl ProcMem {
 }
 
 impl MemoryReader for ProcMem {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryFault> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         self.file
             .read_exact_at(buf, addr)
-            .map_err(|_| MemoryFault::Unmapped { addr })
+            .map_err(|_| Fault::Read(addr))
     }
 }
 

@@ -29,7 +29,7 @@ use std::collections::{HashMap, HashSet};
 use crate::process::arch::insn::{BREAKPOINT_PC_ADVANCE, Plan, TRAMPOLINE};
 use crate::process::{
     Action, Error, Hit, HitHandler, HitKind, LifecycleEvents, ProbeId, ProbeKind, ProbeSpec,
-    Registers, RunEnd, maps, monotonic_ns,
+    Registers, RunEnd, monotonic_ns, probe_address, read_maps,
 };
 
 use returns::{Frame, ShadowStack};
@@ -767,7 +767,7 @@ impl PtraceEngine {
     /// Arms every probe that applies to process `pid` and whose file it maps, injecting any
     /// `mmap` through the stopped thread `tid`. Probes that cannot be armed become warnings.
     fn arm(&mut self, pid: u32, tid: u32) -> Result<(), Error> {
-        let maps = maps::read(pid)?;
+        let maps = read_maps(pid)?;
         let space_id = self.processes[&pid].space;
         let mut deferred = None;
         for (idx, spec) in self.probes.iter().enumerate() {
@@ -775,7 +775,7 @@ impl PtraceEngine {
                 continue;
             }
             // Not mapped in this process (yet): nothing to arm.
-            let Some(addr) = maps::resolve(&maps, &spec.path, spec.offset) else {
+            let Some(addr) = probe_address(&maps, &spec.path, spec.offset) else {
                 continue;
             };
             let space = self.spaces.get_mut(&space_id).expect("process space");
@@ -784,7 +784,7 @@ impl PtraceEngine {
                 if let Some(slot) = space.take_slot_near(addr) {
                     return Ok(slot);
                 }
-                let (area, signal) = inject::map_area(tid, &space.mem, &maps, addr)?;
+                let (area, signal) = inject::map_area(tid, &space.mem, &maps.mappings, addr)?;
                 deferred = deferred.or(signal);
                 space.areas.push(xol::XolArea::new(area));
                 space.take_slot_near(addr).ok_or_else(|| Error::XolArea {
@@ -817,9 +817,9 @@ impl PtraceEngine {
         }
         let tgid = self.tasks[&tid].tgid;
         if space.areas.is_empty() {
-            let maps = maps::read(tgid)?;
+            let maps = read_maps(tgid)?;
             let near = space.breakpoints.keys().next().copied().unwrap_or(0);
-            let (area, signal) = inject::map_area(tid, &space.mem, &maps, near)?;
+            let (area, signal) = inject::map_area(tid, &space.mem, &maps.mappings, near)?;
             space.areas.push(xol::XolArea::new(area));
             self.defer_signal(tid, signal);
         }

@@ -52,7 +52,7 @@ impl Record {
                 let s = hit
                     .regs
                     .arg(3)
-                    .and_then(|a| hit.memory.read_c_string(a, 64).ok())
+                    .and_then(|a| hit.memory.read_cstring(a, 64).ok())
                     .unwrap_or_default();
                 self.entries.push((
                     probe,
@@ -378,9 +378,9 @@ fn ptrace_longjmp_signals_int3_fork_exec() {
 /// The first byte of the probed instruction in the live process equals the file's byte.
 fn text_is_restored(pid: u32, exe: &std::path::Path, symbol: &str) -> bool {
     let offset = target::offset_of(exe, symbol, 0);
-    let maps = rtap_runtime::process::maps::read(pid).unwrap();
+    let maps = rtap_runtime::debuginfo::maps::ProcessMaps::read(pid).unwrap();
     let canonical = std::fs::canonicalize(exe).unwrap();
-    let addr = rtap_runtime::process::maps::resolve(&maps, &canonical, offset).unwrap();
+    let addr = rtap_runtime::process::probe_address(&maps, &canonical, offset).unwrap();
     let mut live = [0u8; 1];
     let mem = rtap_runtime::process::memory::ProcMem::open(pid).unwrap();
     mem.read_exact(addr, &mut live).unwrap();

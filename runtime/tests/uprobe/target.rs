@@ -1,10 +1,11 @@
-//! Test targets: C programs compiled by the tests, and their symbols' file offsets (read with
-//! the `object` crate, independently of the engines).
+//! Test targets: C programs compiled by the tests, and their symbols' file offsets (from the
+//! debuginfo layer's ELF reader, which the engines do not use).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use object::{Object, ObjectSegment, ObjectSymbol};
+use rtap_runtime::debuginfo::Module;
+use rtap_runtime::debuginfo::symbols::SymbolKind;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Build {
@@ -69,35 +70,23 @@ pub fn compile(src: &Path, build: Build, extra: &[&str]) -> PathBuf {
 
 /// File offset of `symbol` (plus `delta` bytes), as the kernel's uprobe PMU takes it.
 pub fn offset_of(exe: &Path, symbol: &str, delta: u64) -> u64 {
-    let data = std::fs::read(exe).unwrap();
-    let file = object::File::parse(&*data).unwrap();
-    let sym = file
-        .symbols()
-        .find(|s| s.name() == Ok(symbol))
+    let module = Module::load(exe).unwrap();
+    let sym = module
+        .symbols
+        .by_name(symbol)
+        .next()
         .unwrap_or_else(|| panic!("{symbol} not in {}", exe.display()));
-    vaddr_to_offset(&file, sym.address() + delta)
+    module.file_offset(sym.address + delta).unwrap()
 }
 
-pub fn vaddr_to_offset(file: &object::File<'_>, vaddr: u64) -> u64 {
-    for seg in file.segments() {
-        let (off, size) = seg.file_range();
-        if vaddr >= seg.address() && vaddr < seg.address() + size {
-            return vaddr - seg.address() + off;
-        }
-    }
-    panic!("{vaddr:#x} is in no file-backed segment")
-}
-
-/// Every defined function symbol whose name starts with `prefix`, with its file offset.
+/// Every function symbol whose name starts with `prefix`, with its file offset, by name.
 pub fn functions(exe: &Path, prefix: &str) -> Vec<(String, u64)> {
-    let data = std::fs::read(exe).unwrap();
-    let file = object::File::parse(&*data).unwrap();
-    let mut out: Vec<(String, u64)> = file
-        .symbols()
-        .filter(|s| s.kind() == object::SymbolKind::Text && s.is_definition())
-        .filter_map(|s| Some((s.name().ok()?.to_string(), s.address())))
-        .filter(|(n, _)| n.starts_with(prefix))
-        .map(|(n, a)| (n, vaddr_to_offset(&file, a)))
+    let module = Module::load(exe).unwrap();
+    let mut out: Vec<(String, u64)> = module
+        .symbols
+        .iter()
+        .filter(|s| s.kind == SymbolKind::Function && s.name.starts_with(prefix))
+        .filter_map(|s| Some((s.name.clone(), module.file_offset(s.address)?)))
         .collect();
     out.sort();
     out

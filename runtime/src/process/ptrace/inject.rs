@@ -10,8 +10,8 @@
 //! executes as `syscall` when jumped to, and using it writes nothing into the program's text,
 //! so other threads may keep running.
 
+use crate::debuginfo::maps::Mapping;
 use crate::process::arch::syscall::{self, SYS_MMAP, SYSCALL_INSN};
-use crate::process::maps::Mapping;
 use crate::process::memory::ProcMem;
 use crate::process::{Error, Registers};
 
@@ -90,11 +90,22 @@ fn inject(
 }
 
 fn find_syscall_insn(maps: &[Mapping], mem: &ProcMem) -> Option<u64> {
-    let vdso = maps.iter().find(|m| m.path == "[vdso]")?;
+    let ehdr = vdso_address(mem.pid())?;
+    let vdso = maps.iter().find(|m| (m.start..m.end).contains(&ehdr))?;
     let mut bytes = vec![0; (vdso.end - vdso.start) as usize];
     mem.read_exact(vdso.start, &mut bytes).ok()?;
     let at = bytes.windows(2).position(|w| w == SYSCALL_INSN)?;
     Some(vdso.start + at as u64)
+}
+
+/// Where the kernel mapped the vDSO (`AT_SYSINFO_EHDR` in `/proc/PID/auxv`).
+fn vdso_address(pid: u32) -> Option<u64> {
+    const AT_SYSINFO_EHDR: u64 = 33;
+    let auxv = std::fs::read(format!("/proc/{pid}/auxv")).ok()?;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8-byte half of a 16-byte pair"));
+    auxv.chunks_exact(16)
+        .find(|pair| word(&pair[..8]) == AT_SYSINFO_EHDR)
+        .map(|pair| word(&pair[8..]))
 }
 
 /// Maps a new XOL area within reach of `near` in the process of `tid`. Returns its address

@@ -12,8 +12,8 @@
 //! placed in the free gap just below the probed image (`MAP_FIXED_NOREPLACE`), never just
 //! above it, where `brk` grows the heap.
 
+use crate::debuginfo::maps::Mapping;
 use crate::process::arch::insn::{REL32_REACH, SLOT_SIZE};
-use crate::process::maps::Mapping;
 
 /// 1 MiB of address space (pages are only allocated when written): 21845 slots.
 pub const AREA_SIZE: u64 = 1 << 20;
@@ -82,7 +82,11 @@ pub fn place(maps: &[Mapping], near: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::maps::parse;
+    use crate::debuginfo::maps::ProcessMaps;
+
+    fn parse(text: &str) -> Vec<Mapping> {
+        ProcessMaps::parse(text).mappings
+    }
 
     #[test]
     fn area_goes_below_the_image_within_reach() {

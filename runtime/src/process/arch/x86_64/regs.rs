@@ -15,8 +15,8 @@ impl std::fmt::Debug for Registers {
     }
 }
 
-/// System V AMD64 integer argument registers, in order.
-const ARG_DWARF: [u16; 6] = [5, 4, 1, 2, 8, 9];
+use crate::debuginfo::registers::x86_64::{ARGS, FS_BASE, GS_BASE, RFLAGS, RIP};
+use crate::debuginfo::{Arch, RegisterSet};
 
 impl Registers {
     pub fn zeroed() -> Self {
@@ -47,9 +47,22 @@ impl Registers {
 
     /// Integer argument `n` (1-based, as `int_arg(n)`), for n ≤ 6; later ones are on the stack.
     pub fn arg(&self, n: usize) -> Option<u64> {
-        ARG_DWARF
-            .get(n.checked_sub(1)?)
-            .and_then(|&r| self.dwarf(r))
+        ARGS.get(n.checked_sub(1)?).and_then(|&r| self.dwarf(r))
+    }
+
+    /// The registers by DWARF number, for target variables and `register()`.
+    pub fn register_set(&self) -> RegisterSet {
+        let mut set = RegisterSet::new(Arch::X86_64);
+        for regno in 0..=RIP {
+            set.set(
+                regno,
+                self.dwarf(regno).expect("0..=16 are general registers"),
+            );
+        }
+        set.set(RFLAGS, self.0.eflags);
+        set.set(FS_BASE, self.0.fs_base);
+        set.set(GS_BASE, self.0.gs_base);
+        set
     }
 
     /// A register by its DWARF number (System V AMD64 ABI, figure 3.36): 0 rax, 1 rdx, 2 rcx,
