@@ -60,6 +60,10 @@
 //!   [`Machine::ic_ivau`], [`Machine::dsb`], [`Machine::isb`]), park and unpark the other
 //!   cores ([`Machine::park_others`]), and call simulated functions on the same core
 //!   ([`Machine::call`]) whose exceptions come back to the host re-entrantly.
+//! - Stop-all-CPUs the way the kernel does it: [`Machine::raise_irq`] on the other cores,
+//!   then [`Machine::run_until`] *from inside the handler* (it runs only the cores not in a
+//!   handler) until each took the interrupt (`ExceptionKind::Irq`, only when `PSTATE.I == 0`)
+//!   and its handler parked it; patch; [`Machine::isb`] and [`Machine::unpark`] each.
 //! - [`Machine::cross_modifications`] lists what the checker flagged.
 //! - [`aarch64::linux::LinuxUser`] is a host that emulates the few Linux syscalls static test
 //!   programs need.

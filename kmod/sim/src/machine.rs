@@ -367,7 +367,16 @@ impl<A: Arch> Machine<A> {
 
     fn is_runnable(&self, core: CoreId) -> bool {
         let cpu = &self.sys.cpus[core];
-        cpu.status == CoreStatus::Running && !cpu.parked
+        cpu.status == CoreStatus::Running && !cpu.parked && cpu.in_host == 0
+    }
+
+    /// Makes an interrupt pending on `core` (an IPI): the core takes it, as an exception
+    /// delivered to the host, at its next instruction boundary where interrupts are unmasked
+    /// (AArch64: `PSTATE.I == 0`). A core stepping an XOL slot with interrupts masked
+    /// therefore cannot be interrupted — which is why a stop-all-CPUs protocol built on IPIs
+    /// never parks a core inside a kprobe step.
+    pub fn raise_irq(&mut self, core: CoreId) {
+        self.sys.cpus[core].irq_pending = true;
     }
 
     /// Executes one step of `core` (one instruction, or one exception taken and handled by
@@ -385,7 +394,9 @@ impl<A: Arch> Machine<A> {
         self.sys.note_pc(core, A::pc(&self.cores[core]));
         let mut frame = A::enter_exception(&mut self.cores[core], &exc);
         self.sys.context_synchronize(core);
+        self.sys.cpus[core].in_host += 1;
         let resume = host.on_exception(self, core, &exc, &mut frame);
+        self.sys.cpus[core].in_host -= 1;
         // Whatever the host decided, the frame is the core's state from now on: it is
         // resumed, or kept for inspection.
         A::exception_return(&mut self.cores[core], frame);
@@ -401,7 +412,9 @@ impl<A: Arch> Machine<A> {
         resume
     }
 
-    /// Runs the machine for at most `max_steps` steps (rule `scheduler`).
+    /// Runs the machine for at most `max_steps` steps (rule `scheduler`). Called from inside
+    /// a host handler, it runs the cores not currently in a handler: that is how a host
+    /// waits for other cores (e.g. until they took an IPI and parked).
     pub fn run(&mut self, host: &mut impl Host<A>, max_steps: u64) -> RunExit {
         self.run_until(host, max_steps, |_| false)
     }

@@ -48,6 +48,13 @@ pub struct CoreUarch {
     dtlb: Tlb,
     pub(crate) status: CoreStatus,
     pub(crate) parked: bool,
+    /// Nesting depth of host exception handlers running on this core: while non-zero the
+    /// core belongs to the host (only [`crate::Machine::call`] runs it), so a scheduler run
+    /// started from inside a handler runs the *other* cores.
+    pub(crate) in_host: u32,
+    /// An interrupt (IPI) is pending; taken at the next instruction boundary where the ISA's
+    /// interrupt mask allows it.
+    pub(crate) irq_pending: bool,
     /// The PC as of the last time the core stopped running (quantum end, exception, park):
     /// what the checker looks at for cores that are not the writer.
     pub(crate) pc: u64,
@@ -70,6 +77,8 @@ impl CoreUarch {
             dtlb: Tlb::default(),
             status: CoreStatus::Halted,
             parked: false,
+            in_host: 0,
+            irq_pending: false,
             pc: 0,
             steps: 0,
             exceptions: 0,
@@ -96,6 +105,16 @@ impl CoreUarch {
     /// Started, not yet completed maintenance operations.
     pub fn pending_maintenance(&self) -> &[Pending] {
         &self.pending
+    }
+
+    /// Whether an interrupt is pending.
+    pub fn irq_pending(&self) -> bool {
+        self.irq_pending
+    }
+
+    /// Whether a host handler is running on the core.
+    pub fn in_host(&self) -> bool {
+        self.in_host > 0
     }
 
     /// Whether the core's exclusive monitor is armed.
@@ -258,6 +277,17 @@ impl System {
         self.regime(core, va)
             .and_then(|s| s.lookup(va))
             .map(|pte| pte.pa + va % PAGE_SIZE)
+    }
+
+    /// Takes `core`'s pending interrupt, if any (the ISA calls this when its mask allows).
+    pub fn take_irq(&mut self, core: CoreId) -> bool {
+        std::mem::take(&mut self.cpus[core].irq_pending)
+    }
+
+    /// Whether `core` has an interrupt pending.
+    #[inline]
+    pub fn irq_pending(&self, core: CoreId) -> bool {
+        self.cpus[core].irq_pending
     }
 
     // ----- instruction side -----

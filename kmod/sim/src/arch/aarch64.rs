@@ -9,6 +9,9 @@
 //! Debug (Arm ARM D2): `BRK` always traps. Software step and hardware breakpoints are
 //! *debug exceptions*, generated only when enabled from the current EL: always from EL0;
 //! from EL1 only when `MDSCR_EL1.KDE == 1` and `PSTATE.D == 0` (`AArch64.GenerateDebugExceptions`).
+//! A pending interrupt with `PSTATE.I == 0` is taken at an instruction boundary before
+//! anything else, including a pending software step (an interrupt during stepping enters the
+//! interrupt handler first, as on hardware).
 //! Hardware breakpoints additionally need `MDSCR_EL1.MDE == 1`. Priorities before an
 //! instruction executes: a pending software step, then a misaligned PC, then an instruction
 //! abort, then a breakpoint; the instruction's own exceptions (`BRK`, `SVC`, undefined,
@@ -242,7 +245,9 @@ impl Arch for Aarch64 {
         let frame = state.regs.clone();
         state.sys.elr_el1 = frame.pc;
         state.sys.spsr_el1 = frame.pstate;
-        state.sys.esr_el1 = exc.esr();
+        if exc.kind != ExceptionKind::Irq {
+            state.sys.esr_el1 = exc.esr();
+        }
         if let Some(far) = exc.far() {
             state.sys.far_el1 = far;
         }

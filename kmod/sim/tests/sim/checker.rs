@@ -113,3 +113,105 @@ fn simulated_stores_are_checked_too() {
         rig.m.cross_modifications()
     );
 }
+
+/// A host that patches the spinning loop from a BRK handler on core 0 with an IPI-based
+/// stop-all-CPUs protocol: interrupt the others, let them run until each took the IPI and
+/// parked, patch and maintain, `ISB` on each, unpark.
+struct StopMachine {
+    parked_at: Vec<(usize, u64)>,
+}
+
+impl rtap_armsim::Host<rtap_armsim::Aarch64> for StopMachine {
+    fn on_exception(
+        &mut self,
+        m: &mut A64Machine,
+        core: usize,
+        exc: &Exception,
+        frame: &mut Regs,
+    ) -> Resume {
+        use rtap_armsim::aarch64::ExceptionKind;
+        use rtap_armsim::{BarrierKind, DcOp};
+        match exc.kind {
+            ExceptionKind::Irq => {
+                m.park(core);
+                self.parked_at.push((core, frame.pc));
+                Resume::Return
+            }
+            ExceptionKind::Brk { imm: 4 } => {
+                for other in 1..4 {
+                    m.raise_irq(other);
+                }
+                let exit = m.run_until(self, 100_000, |m| (1..4).all(|c| m.is_parked(c)));
+                assert_eq!(exit, rtap_armsim::RunExit::Predicate);
+                let text = crate::harness::TEXT + LOOP + 4;
+                m.write_u32(core, ALIAS + LOOP + 4, 0xd100_0400).unwrap(); // sub x0, x0, #1
+                m.dc(core, DcOp::Cvau, text).unwrap();
+                m.dsb(core, BarrierKind::Full);
+                m.ic_ivau(core, text).unwrap();
+                m.dsb(core, BarrierKind::Full);
+                for other in 1..4 {
+                    m.isb(other);
+                    m.unpark(other);
+                }
+                frame.pc += 4;
+                Resume::Return
+            }
+            _ => Resume::Halt,
+        }
+    }
+}
+
+#[test]
+fn stop_machine_by_ipi_waits_for_cores_with_interrupts_masked() {
+    let Some(spin) = assemble("1: nop\nadd x0, x0, #1\nb 1b") else {
+        return;
+    };
+    let Some(masked) = assemble(
+        "msr daifset, #2\nmov x1, #200\n2: subs x1, x1, #1\nb.ne 2b\nmsr daifclr, #2\n3: add x2, x2, #1\nb 3b",
+    ) else {
+        return;
+    };
+    let Some(patcher) = assemble("mov x1, #30\n1: subs x1, x1, #1\nb.ne 1b\nbrk #4\nbrk #0xf00")
+    else {
+        return;
+    };
+    let mut rig = Rig::default_machine();
+    rig.load(LOOP, &spin);
+    rig.load(0x600, &masked);
+    rig.load(0x800, &patcher);
+    rig.start_el1(0, 0x800);
+    for core in 1..3 {
+        rig.start_el1(core, LOOP);
+    }
+    rig.start_el1(3, 0x600);
+    let mut host = StopMachine {
+        parked_at: Vec::new(),
+    };
+    rig.m.run_until(&mut host, 100_000, |m| !m.is_running(0));
+    assert_eq!(
+        rig.m.cross_modifications(),
+        &[],
+        "the others were parked during the patch"
+    );
+    let (_, core3_pc) = host
+        .parked_at
+        .iter()
+        .copied()
+        .find(|&(c, _)| c == 3)
+        .unwrap();
+    let unmask = crate::harness::TEXT + 0x600 + 16;
+    assert!(
+        core3_pc > unmask,
+        "core 3 took the IPI only after unmasking ({core3_pc:#x})"
+    );
+    // The cores run the patched loop now: X0 goes down.
+    let before = rig.m.core(1).regs.x[0];
+    rig.m.run(&mut host, 2_000);
+    let after = rig.m.core(1).regs.x[0];
+    assert!(
+        (after as i64) < (before as i64),
+        "x0 {before} -> {after}, pc {:#x}, parked {:?}",
+        rig.m.core(1).regs.pc,
+        host.parked_at
+    );
+}

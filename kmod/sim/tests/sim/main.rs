@@ -7,5 +7,6 @@ mod cache;
 mod checker;
 mod corpus;
 mod debug;
+mod fuzz;
 mod harness;
 mod ldst;

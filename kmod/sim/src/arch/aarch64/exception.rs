@@ -25,6 +25,9 @@ pub enum ExceptionKind {
     },
     /// The PC is not 4-byte aligned (EC 0x22).
     PcAlignment,
+    /// An interrupt ([`crate::Machine::raise_irq`]): asynchronous, taken before the
+    /// instruction at the frame's PC executes; it has no syndrome (`ESR_EL1` is left alone).
+    Irq,
 }
 
 /// A synchronous exception about to be taken to EL1.
@@ -61,6 +64,7 @@ impl Exception {
             ExceptionKind::Breakpoint { .. } => 0x31 - lower,
             ExceptionKind::SoftwareStep { .. } => 0x33 - lower,
             ExceptionKind::Brk { .. } => 0x3c,
+            ExceptionKind::Irq => 0,
         }
     }
 
@@ -68,7 +72,7 @@ impl Exception {
     pub fn iss(&self) -> u64 {
         match self.kind {
             ExceptionKind::Brk { imm } | ExceptionKind::Svc { imm } => u64::from(imm),
-            ExceptionKind::Undefined { .. } | ExceptionKind::PcAlignment => 0,
+            ExceptionKind::Undefined { .. } | ExceptionKind::PcAlignment | ExceptionKind::Irq => 0,
             // ISV (bit 24) = 1, EX (bit 6), IFSC = 0b100010 (debug exception).
             ExceptionKind::SoftwareStep { ex } => (1 << 24) | (u64::from(ex) << 6) | 0b100010,
             ExceptionKind::Breakpoint { .. } => 0b100010,
@@ -86,8 +90,12 @@ impl Exception {
         }
     }
 
-    /// The whole syndrome (`ESR_EL1`): EC, IL = 1 (32-bit instructions), ISS.
+    /// The whole syndrome (`ESR_EL1`): EC, IL = 1 (32-bit instructions), ISS; 0 for an
+    /// interrupt.
     pub fn esr(&self) -> u64 {
+        if self.kind == ExceptionKind::Irq {
+            return 0;
+        }
         (u64::from(self.ec()) << 26) | (1 << 25) | self.iss()
     }
 

@@ -215,6 +215,10 @@ pub(super) fn step(s: &mut CoreState, sys: &mut System, core: CoreId) -> Option<
             from_el: el,
         })
     };
+    if sys.irq_pending(core) && s.regs.pstate & pstate::I == 0 {
+        sys.take_irq(core);
+        return exception(ExceptionKind::Irq);
+    }
     let mdscr_bits = s.sys.mdscr_el1;
     let debug = mdscr_bits & (mdscr::SS | mdscr::MDE) != 0 && s.debug_exceptions_enabled();
     let stepping = debug && mdscr_bits & mdscr::SS != 0;

@@ -215,6 +215,7 @@ impl Host<Aarch64> for LinuxUser {
     ) -> Resume {
         match exc.kind {
             ExceptionKind::Svc { .. } if exc.from_el == 0 => self.syscall(m, core, frame),
+            ExceptionKind::Irq => Resume::Return,
             _ => {
                 self.fatal = Some(Fatal {
                     signal: LinuxUser::signal_for(exc),
