@@ -94,6 +94,8 @@ fn unoptimized_variables_members_and_bitfields_match_gdb() {
         ("$p->d", "*(long *)&p->d"),
         ("$p", "p"),
         ("$global_counter", "global_counter"),
+        ("$tls_counter", "tls_counter"),
+        ("&$tls_counter", "&tls_counter"),
         ("@var(\"table@vars.c\")[3]", "table[3]"),
         ("@var(\"global_counter\")", "global_counter"),
     ];

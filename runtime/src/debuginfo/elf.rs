@@ -135,6 +135,8 @@ pub struct Module {
     /// `DT_RUNPATH` (or `DT_RPATH` when there is no RUNPATH) directories, `$ORIGIN` expanded.
     pub search_path: Vec<PathBuf>,
     pub segments: Vec<LoadSegment>,
+    /// The `PT_TLS` segment's (memory size, alignment), for thread-local variables.
+    pub tls: Option<(u64, u64)>,
     pub symbols: SymbolTable,
     pub plt: Vec<PltEntry>,
     pub sdt: Vec<SdtProbe>,
@@ -204,6 +206,7 @@ impl Module {
                 }
             })
             .collect();
+        let tls = read_tls_segment(&data);
         let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
         let debuglink = file
             .gnu_debuglink()
@@ -242,6 +245,7 @@ impl Module {
             needed: dynamic.needed,
             search_path: dynamic.search_path,
             segments,
+            tls,
             symbols,
             plt,
             sdt,
@@ -318,12 +322,39 @@ impl Module {
             .map(|s| s.vaddr + (offset - s.offset))
     }
 
+    /// Where this module's TLS block starts relative to the thread pointer, when that is
+    /// fixed: only for the main program, whose block the ABI places next to the thread
+    /// pointer (x86_64 TLS variant II: just below it; AArch64 variant I: after the 16-byte
+    /// TCB). Shared libraries' blocks are placed by ld.so at run time.
+    pub fn tls_block_offset(&self) -> Option<i64> {
+        let (memsz, align) = self.tls?;
+        if self.kind == ModuleKind::SharedLibrary {
+            return None;
+        }
+        let align = align.max(1);
+        Some(match self.arch {
+            Arch::X86_64 => -((memsz.div_ceil(align) * align) as i64),
+            Arch::Aarch64 => 16u64.div_ceil(align) as i64 * align as i64,
+        })
+    }
+
     /// The build-id as lowercase hex (what `umodbuildid` prints).
     pub fn build_id_hex(&self) -> Option<String> {
         self.build_id
             .as_ref()
             .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
     }
+}
+
+/// The `PT_TLS` program header's memory size and alignment.
+fn read_tls_segment(data: &[u8]) -> Option<(u64, u64)> {
+    use object::read::elf::ProgramHeader;
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(data).ok()?;
+    let endian = elf.endian();
+    elf.elf_program_headers()
+        .iter()
+        .find(|ph| ph.p_type(endian) == object::elf::PT_TLS)
+        .map(|ph| (ph.p_memsz(endian), ph.p_align(endian)))
 }
 
 struct DynamicInfo {

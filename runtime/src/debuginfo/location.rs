@@ -52,6 +52,12 @@ pub enum LocOp {
     RegOffset(u16, i64),
     /// Push the canonical frame address at the hit pc (`DW_OP_call_frame_cfa`).
     Cfa,
+    /// Pop a TLS offset, push its address: thread pointer (register slot) + the module's
+    /// block offset + the offset (`DW_OP_form_tls_address`).
+    Tls {
+        thread_pointer: u16,
+        block: i64,
+    },
     /// Pop an address, push the zero-extended `n`-byte value there.
     Deref(u8),
     Pick(u8),
@@ -130,6 +136,9 @@ pub struct CompileContext<'a> {
     /// True when the probe is on the function's first instruction.
     pub at_entry: bool,
     pub resolve_index: &'a dyn Fn(gimli::DebugAddrIndex<usize>) -> Option<u64>,
+    /// The thread-pointer register slot and the module's TLS block offset, when the block
+    /// is at a fixed place (see `Module::tls_block_offset`).
+    pub tls: Option<(u16, i64)>,
 }
 
 impl Location {
@@ -260,11 +269,17 @@ impl Location {
                         "is an implicit pointer (optimized out)".into(),
                     ));
                 }
-                Operation::TLS => {
-                    return Err(CompileError::Unsupported(
-                        "thread-local storage is not supported".into(),
-                    ));
-                }
+                Operation::TLS => match cx.tls {
+                    Some((thread_pointer, block)) => ops.push(LocOp::Tls {
+                        thread_pointer,
+                        block,
+                    }),
+                    None => {
+                        return Err(CompileError::Unsupported(
+                            "thread-local variables of shared libraries are not supported".into(),
+                        ));
+                    }
+                },
                 Operation::Piece {
                     size_in_bits,
                     bit_offset,
@@ -415,6 +430,14 @@ pub fn execute(ops: &[LocOp], hit: &Hit<'_>) -> Result<u64, Fault> {
                 stack.push(hit.regs.get_or_fault(*r)?.wrapping_add(*off as u64))
             }
             LocOp::Cfa => stack.push(hit.cfa.ok_or(Fault::Register)?),
+            LocOp::Tls {
+                thread_pointer,
+                block,
+            } => {
+                let off = stack.pop().ok_or_else(malformed)?;
+                let tp = hit.regs.get_or_fault(*thread_pointer)?;
+                stack.push(tp.wrapping_add(*block as u64).wrapping_add(off));
+            }
             LocOp::Deref(n) => {
                 let a = stack.pop().ok_or_else(malformed)?;
                 stack.push(hit.mem.read_uint(a, (*n).min(8) as usize)?);
@@ -513,6 +536,7 @@ mod tests {
             frame_base: Some(&frame_base),
             at_entry: true,
             resolve_index: &|_| None,
+            tls: None,
         };
         Location::compile(
             gimli::Expression(gimli::EndianSlice::new(bytes, gimli::RunTimeEndian::Little)),

@@ -38,6 +38,9 @@ pub mod aarch64 {
     pub const LR: u16 = 30;
     pub const SP: u16 = 31;
     pub const PC: u16 = 32;
+    /// TPIDR_EL0, the thread pointer. Not a DWARF register: rtap keeps it in this slot
+    /// (engines read it with `PTRACE_GETREGSET(NT_ARM_TLS)`).
+    pub const TP: u16 = 63;
     pub const ARGS: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 }
 
@@ -354,6 +357,14 @@ pub fn register_name(arch: Arch, dwarf_reg: u16) -> String {
             64..=95 => format!("v{}", dwarf_reg - 64),
             _ => format!("dwarf-reg{dwarf_reg}"),
         },
+    }
+}
+
+/// The register slot holding the thread pointer (`%fs` base on x86_64).
+pub fn thread_pointer_register(arch: Arch) -> u16 {
+    match arch {
+        Arch::X86_64 => x86_64::FS_BASE,
+        Arch::Aarch64 => aarch64::TP,
     }
 }
 

@@ -71,6 +71,7 @@ impl Scope {
                         frame_base: None,
                         at_entry: pc == entry_pc,
                         resolve_index: &|_| None,
+                        tls: None,
                     };
                     location_at(&dwarf, &u, v, pc, &cx)
                         .ok()
@@ -80,11 +81,19 @@ impl Scope {
             }
         };
         let resolve_index = |i: gimli::DebugAddrIndex<usize>| dwarf.address(&unit, i).ok();
+        let module = types.module();
+        let tls = module.tls_block_offset().map(|block| {
+            (
+                super::registers::thread_pointer_register(module.arch),
+                block,
+            )
+        });
         let cx = CompileContext {
             encoding,
             frame_base: frame_base.as_deref(),
             at_entry: pc == entry_pc,
             resolve_index: &resolve_index,
+            tls,
         };
         let off = gimli::DebugInfoOffset(function_die as usize)
             .to_unit_offset(&unit.header)

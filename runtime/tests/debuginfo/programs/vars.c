@@ -19,7 +19,7 @@ struct pt {
 };
 union u { int i; char c[4]; };
 
-int global_counter = 7;
+int global_counter = 7; __thread int tls_counter = 5; /* one line: keeps line numbers */
 static const char *greeting = "hello";
 static int table[5] = {10, 20, 30, 40, 50};
 
@@ -55,6 +55,6 @@ int main(int argc, char **argv) {
   printf("%d %d\n", add(argc, 2), walk(&a, 2));
   printf("%ld %d\n", many(1, 2, 3, 4, 5, 6, 7, 8), fact(5));
   show(greeting, val, 1UL << 40, RED, arr);
-  global_counter += table[2];
+  global_counter += table[2]; tls_counter += argc;
   return 0;
 }
