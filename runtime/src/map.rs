@@ -122,7 +122,14 @@ fn hash_keys(keys: &[KeyRef<'_>]) -> u64 {
             }
         }
     }
-    h.finish()
+    // FxHash's low bits (the index) only mix the keys' low bits: finish with murmur3's fmix64
+    // so sequential keys do not cluster in the linear-probing index.
+    let mut h = h.finish();
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 fn keys_equal(stored: &[KeyVal], keys: &[KeyRef<'_>]) -> bool {
