@@ -216,8 +216,9 @@ pub trait MemoryReader {
         Ok(u64::from_le_bytes(b))
     }
 
-    /// A NUL-terminated string of at most `max` bytes (`user_string` semantics: a fault on
-    /// the first byte is `user string copy fault`).
+    /// A NUL-terminated string of at most `max` bytes. Running into unreadable memory before
+    /// the NUL is `user string copy fault` at the string's start address, as
+    /// `user_string_n` reports it (uconversions.stp).
     fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Fault> {
         let mut out = Vec::new();
         let mut chunk = [0u8; 64];
@@ -233,7 +234,7 @@ pub trait MemoryReader {
                         n += 1;
                     }
                     if n == 0 {
-                        return Err(Fault::UserString(a));
+                        return Err(Fault::UserString(addr));
                     }
                     n
                 }
@@ -244,7 +245,7 @@ pub trait MemoryReader {
             }
             out.extend_from_slice(&chunk[..got]);
             if got < want {
-                return Err(Fault::UserString(a + got as u64));
+                return Err(Fault::UserString(addr));
             }
         }
         Ok(out)
@@ -551,6 +552,32 @@ mod tests {
             &(0..33).collect::<Vec<_>>(),
         );
         assert_eq!((a.get(30), a.sp(), a.pc()), (Some(30), Some(31), Some(32)));
+    }
+
+    #[test]
+    fn user_strings_end_at_nul_the_limit_or_a_fault() {
+        let mut bytes = b"hello\0world".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 100));
+        let mem = BufferMemory {
+            base: 0x2000,
+            bytes,
+        };
+        assert_eq!(mem.read_cstring(0x2000, 511), Ok(b"hello".to_vec()));
+        assert_eq!(mem.read_cstring(0x2006, 3), Ok(b"wor".to_vec()));
+        // Unterminated up to the end of readable memory: the fault names the string.
+        assert_eq!(
+            mem.read_cstring(0x2006, 511),
+            Err(Fault::UserString(0x2006))
+        );
+        assert_eq!(mem.read_cstring(0x10, 8), Err(Fault::UserString(0x10)));
+        assert_eq!(
+            Fault::UserString(0x10).to_string(),
+            "user string copy fault -14 at 0x10 [man error::fault]"
+        );
+        assert_eq!(
+            Fault::Read(0x4).to_string(),
+            "read fault [man error::fault] at 0x4"
+        );
     }
 
     #[test]
