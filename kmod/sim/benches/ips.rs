@@ -3,6 +3,7 @@
 //! The workload is a loop of integer, load/store and branch instructions on each core's own
 //! stack — the mix of the probe engine's tests — with the scheduler's default quanta.
 
+use std::process::Command;
 use std::time::Instant;
 
 use rtap_armsim::aarch64::{Exception, ExceptionKind, Regs, encoding};
@@ -64,12 +65,60 @@ fn measure(cores: usize) -> (u64, f64) {
     (steps, elapsed)
 }
 
+/// The same loop as a static Linux program under `qemu-aarch64` (a JIT), for scale: returns
+/// its instructions per second, or `None` without the cross toolchain.
+fn measure_qemu() -> Option<f64> {
+    const QEMU_ITERATIONS: u64 = 100_000_000;
+    let dir = std::env::temp_dir().join(format!("rtap-armsim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let source = dir.join("loop.S");
+    let binary = dir.join("loop");
+    std::fs::write(
+        &source,
+        format!(
+            ".globl _start\n_start:\nldr x3, ={QEMU_ITERATIONS}\nmov x0, #0\nmov x1, #0\nsub sp, sp, #16\n\
+             1: add x0, x0, #1\neor x1, x1, x0\nstr x1, [sp, #8]\nldr x2, [sp, #8]\ncmp x0, x3\nb.ne 1b\n\
+             mov x0, #0\nmov x8, #94\nsvc #0\n"
+        ),
+    )
+    .ok()?;
+    let built = Command::new("aarch64-linux-gnu-gcc")
+        .args(["-static", "-nostdlib", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .ok()?
+        .success();
+    if !built {
+        return None;
+    }
+    let start = Instant::now();
+    let ran = Command::new("qemu-aarch64")
+        .arg(&binary)
+        .status()
+        .ok()?
+        .success();
+    let secs = start.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&dir).ok();
+    ran.then(|| (6 * QEMU_ITERATIONS) as f64 / secs)
+}
+
 fn main() {
+    let qemu = measure_qemu();
     for cores in [1, 4] {
         let (steps, secs) = measure(cores);
-        println!(
+        let ips = steps as f64 / secs;
+        print!(
             "armsim: {cores} core(s): {steps} instructions in {secs:.3} s = {:.1} M simulated instructions/s",
-            steps as f64 / secs / 1e6
+            ips / 1e6
         );
+        match qemu {
+            Some(q) => println!(
+                " ({:.1}x slower than qemu-aarch64's {:.0} M/s on one core)",
+                q / ips,
+                q / 1e6
+            ),
+            None => println!(" (qemu-aarch64 comparison skipped: cross toolchain missing)"),
+        }
     }
 }

@@ -204,6 +204,12 @@ impl<A: Arch> Machine<A> {
         self.sys.space(space).and_then(|s| s.lookup(va))
     }
 
+    /// The linear-map address of a physical address: a kernel VA that reads and writes it
+    /// (never executes it), on every core.
+    pub fn linear_alias(&self, pa: Pa) -> u64 {
+        crate::mmu::linear_alias(pa)
+    }
+
     /// Makes `space` the user address space (TTBR0) of `core`.
     pub fn set_user_space(&mut self, core: CoreId, space: Option<SpaceId>) {
         self.sys.set_user_space(core, space);

@@ -8,6 +8,8 @@
 //! else the access faults. One physical frame may be mapped at any number of virtual pages —
 //! an executable alias and a writable alias, as the kernel's fixmap text patching
 //! (`FIX_TEXT_POKE0`) and uprobes' `kmap` of the XOL page do (arm-probes.md §1.14, §4.2).
+//! Besides its page table, the kernel regime has a linear map of all physical memory at
+//! [`LINEAR_MAP_BASE`], read-write and not executable, as Linux does.
 
 use rustc_hash::FxHashMap;
 
@@ -157,6 +159,23 @@ impl AddressSpace {
     pub fn lookup(&self, va: u64) -> Option<Pte> {
         self.pages.get(&(va / PAGE_SIZE)).copied()
     }
+}
+
+/// Where the kernel's linear map of all physical memory starts (like Linux's `PAGE_OFFSET`).
+/// Explicit kernel mappings in this range take precedence.
+pub const LINEAR_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+/// Size of the linear map: 1 TiB of physical addresses.
+pub const LINEAR_MAP_SIZE: u64 = 1 << 40;
+
+/// The linear-map virtual address of physical address `pa`.
+pub fn linear_alias(pa: Pa) -> u64 {
+    LINEAR_MAP_BASE + pa
+}
+
+/// The physical address the linear-map address `va` stands for, if `va` is in the linear map.
+pub fn linear_map_pa(va: u64) -> Option<Pa> {
+    va.checked_sub(LINEAR_MAP_BASE)
+        .filter(|&pa| pa < LINEAR_MAP_SIZE)
 }
 
 /// Whether `va` translates through the kernel regime (TTBR1): VA bit 55.

@@ -9,7 +9,7 @@ use crate::checker::{Checker, CrossModification, Exposure};
 use crate::config::{CacheType, MachineConfig};
 use crate::maintenance::{BarrierKind, DcOp, Pending};
 use crate::memory::{PAGE_SIZE, POU_GRANULE, Pa, PhysMemory};
-use crate::mmu::{self, Access, AddressSpace, FaultKind, MemFault, Perms, SpaceId};
+use crate::mmu::{self, Access, AddressSpace, FaultKind, MemFault, Perms, Pte, SpaceId};
 
 /// Index of a core.
 pub type CoreId = usize;
@@ -239,10 +239,7 @@ impl System {
             if !mmu::is_canonical(va) {
                 return Err(fault(FaultKind::Translation));
             }
-            let pte = self
-                .regime(core, va)
-                .and_then(|s| s.lookup(va))
-                .ok_or(fault(FaultKind::Translation))?;
+            let pte = self.pte(core, va).ok_or(fault(FaultKind::Translation))?;
             let entry = Tlb {
                 valid: true,
                 generation,
@@ -274,9 +271,22 @@ impl System {
         if !mmu::is_canonical(va) {
             return None;
         }
-        self.regime(core, va)
-            .and_then(|s| s.lookup(va))
-            .map(|pte| pte.pa + va % PAGE_SIZE)
+        self.pte(core, va).map(|pte| pte.pa + va % PAGE_SIZE)
+    }
+
+    /// The entry translating `va` for `core`: its regime's page table, else the kernel's
+    /// linear map (every allocated frame at [`mmu::LINEAR_MAP_BASE`] + its physical address,
+    /// read-write, never executable — Linux's linear map, through which the kernel reaches
+    /// user pages and XOL pages: `Platform::linear_alias` in the engine).
+    fn pte(&self, core: CoreId, va: u64) -> Option<Pte> {
+        if let Some(pte) = self.regime(core, va).and_then(|s| s.lookup(va)) {
+            return Some(pte);
+        }
+        let pa = mmu::linear_map_pa(va)?;
+        self.mem.is_backed(pa).then_some(Pte {
+            pa: pa & !(PAGE_SIZE - 1),
+            perms: Perms::RW,
+        })
     }
 
     /// Takes `core`'s pending interrupt, if any (the ISA calls this when its mask allows).

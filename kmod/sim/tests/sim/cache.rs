@@ -308,3 +308,52 @@ fn patcher(invalidate: bool) -> Option<u64> {
     rig.m.halt(0);
     Some(call(&mut rig.m, 0, TEXT + 0x400))
 }
+
+#[test]
+fn user_text_is_patched_through_the_linear_map_and_maintained_on_the_user_alias() {
+    // A uprobe-style patch: the kernel writes the user page through its linear-map alias,
+    // then cleans/invalidates by the user VA on the core running the process.
+    let mut rig = Rig::default_machine();
+    let space = rig.m.new_address_space();
+    let user_text = 0x40_0000;
+    let pa = rig
+        .m
+        .map_new(space, user_text, 4096, Perms::RX.user())
+        .unwrap();
+    rig.m
+        .write_phys_clean(
+            pa,
+            &[encoding::movz_x(0, 1), encoding::RET]
+                .map(u32::to_le_bytes)
+                .concat(),
+        )
+        .unwrap();
+    rig.m.set_user_space(0, Some(space));
+    rig.start_el1(0, 0);
+    rig.m.halt(0);
+    rig.m.core_mut(0).regs.set_el0();
+    rig.m.core_mut(0).regs.sp_el0 = 0;
+    let setup = CallSetup {
+        entry: user_text,
+        args: vec![],
+        return_to: RETURN,
+        sp: None,
+    };
+    assert_eq!(rig.m.call(&mut panic_host, 0, &setup, 100), Ok(1));
+    let alias = rig.m.linear_alias(pa);
+    assert!(
+        rig.m.write_u32(0, user_text, 0).is_err(),
+        "user text is not writable from EL1"
+    );
+    assert!(
+        rig.m.read_u32(0, alias + 4096 * 1000).is_err(),
+        "the linear map covers allocated frames only"
+    );
+    rig.m.write_u32(0, alias, encoding::movz_x(0, 2)).unwrap();
+    rig.m.dc(0, DcOp::Cvau, user_text).unwrap();
+    rig.m.dsb(0, BarrierKind::Full);
+    rig.m.ic_ivau(0, user_text).unwrap();
+    rig.m.dsb(0, BarrierKind::Full);
+    rig.m.isb(0);
+    assert_eq!(rig.m.call(&mut panic_host, 0, &setup, 100), Ok(2));
+}

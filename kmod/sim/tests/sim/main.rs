@@ -10,3 +10,4 @@ mod debug;
 mod fuzz;
 mod harness;
 mod ldst;
+mod loader;
