@@ -170,38 +170,30 @@ fn memory_conversions_read_through_the_reader() {
     );
 }
 
-/// libc's snprintf on one long conversion.
-fn libc_format(spec: &str, value: i64) -> Vec<u8> {
+/// libc's snprintf on one conversion of a long or a string.
+fn libc_snprintf(spec: &str, arg: Arg<'_>) -> Vec<u8> {
     let fmt = std::ffi::CString::new(spec).unwrap();
     let mut buf = vec![0u8; 256];
-    // SAFETY: a valid NUL-terminated format with exactly one long long conversion.
-    let n = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            fmt.as_ptr(),
-            value as libc::c_longlong,
-        )
+    let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+    let n = match arg {
+        // SAFETY: a valid NUL-terminated format with exactly one long long conversion.
+        Arg::Long(v) => unsafe { libc::snprintf(ptr, len, fmt.as_ptr(), v as libc::c_longlong) },
+        Arg::Str(s) => {
+            let c = std::ffi::CString::new(s).unwrap();
+            // SAFETY: a valid NUL-terminated format with exactly one string conversion.
+            unsafe { libc::snprintf(ptr, len, fmt.as_ptr(), c.as_ptr()) }
+        }
     };
     buf.truncate(n as usize);
     buf
 }
 
+fn libc_format(spec: &str, value: i64) -> Vec<u8> {
+    libc_snprintf(spec, Arg::Long(value))
+}
+
 fn libc_format_str(spec: &str, value: &str) -> Vec<u8> {
-    let fmt = std::ffi::CString::new(spec).unwrap();
-    let arg = std::ffi::CString::new(value).unwrap();
-    let mut buf = vec![0u8; 256];
-    // SAFETY: a valid NUL-terminated format with exactly one string conversion.
-    let n = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            fmt.as_ptr(),
-            arg.as_ptr(),
-        )
-    };
-    buf.truncate(n as usize);
-    buf
+    libc_snprintf(spec, Arg::Str(value.as_bytes()))
 }
 
 proptest! {
