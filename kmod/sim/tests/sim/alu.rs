@@ -1,19 +1,13 @@
 //! Integer data processing, expectations computed by hand.
 
-use crate::harness::{flags, run_snippet};
+use crate::harness::{check_regs, flags, run_snippet};
 
 /// Runs `source` and checks `(register, value)` pairs and, if given, the flags.
 fn check(source: &str, expected: &[(usize, u64)], nzcv: Option<&str>) {
     let Some(regs) = run_snippet(source) else {
         return;
     };
-    for &(r, value) in expected {
-        assert_eq!(
-            regs.x[r], value,
-            "x{r} after:\n{source}\n(got {:#x}, want {value:#x})",
-            regs.x[r]
-        );
-    }
+    check_regs(&regs, source, expected);
     if let Some(want) = nzcv {
         assert_eq!(flags(&regs), want, "flags after:\n{source}");
     }

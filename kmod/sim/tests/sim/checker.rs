@@ -3,7 +3,7 @@
 use rtap_armsim::aarch64::{Exception, Regs, encoding};
 use rtap_armsim::{A64Machine, Exposure, Resume};
 
-use crate::harness::{ALIAS, Rig, assemble};
+use crate::harness::{ALIAS, Rig, assemble, el1_rig};
 
 const LOOP: u64 = 0x200;
 
@@ -65,12 +65,9 @@ fn parked_cores_do_not_count() {
 
 #[test]
 fn a_core_about_to_execute_a_line_it_never_fetched_counts() {
-    let Some(words) = assemble("nop\nnop") else {
+    let Some(mut rig) = el1_rig("nop\nnop", 2, 0x800) else {
         return;
     };
-    let mut rig = Rig::default_machine();
-    rig.load(0x800, &words);
-    rig.start_el1(2, 0x800);
     rig.m.write_u32(0, ALIAS + 0x804, 0xd100_0400).unwrap();
     let found = rig.m.take_cross_modifications();
     assert_eq!(found.len(), 1);

@@ -4,7 +4,7 @@
 use rtap_armsim::aarch64::{Exception, ExceptionKind, Regs, dbgbcr, mdscr, pstate};
 use rtap_armsim::{A64Machine, CallSetup, MachineConfig, Perms, Resume, RunExit};
 
-use crate::harness::{Rig, STACK_SIZE, STACKS, TEXT, assemble};
+use crate::harness::{Rig, STACK_SIZE, STACKS, TEXT, assemble, el1_rig, first_exception};
 
 const USER_TEXT: u64 = 0x40_0000;
 const USER_STACK: u64 = 0x80_0000;
@@ -40,12 +40,9 @@ type Log = Vec<(ExceptionKind, u64, u64)>;
 
 #[test]
 fn brk_syndrome_and_frame() {
-    let Some(words) = assemble("nop\nbrk #0x1234") else {
+    let Some(mut rig) = el1_rig("nop\nbrk #0x1234", 0, 0) else {
         return;
     };
-    let mut rig = Rig::default_machine();
-    rig.load(0, &words);
-    rig.start_el1(0, 0);
     let mut seen = None;
     let mut host = |m: &mut A64Machine, core: usize, exc: &Exception, frame: &mut Regs| {
         let live = &m.core(core).regs;
@@ -173,12 +170,7 @@ fn kernel_step_is_masked_by_pstate_d_and_pending_when_ss_is_clear() {
         rig.start_el1(0, 0);
         rig.m.core_mut(0).regs.set_el1(daif);
         rig.m.core_mut(0).sys.mdscr_el1 = mdscr::SS | mdscr::KDE;
-        let mut first = None;
-        let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
-            first.get_or_insert(exc.kind);
-            Resume::Halt
-        };
-        rig.m.run(&mut host, 100);
+        let first = first_exception(&mut rig.m, 100).map(|e| e.kind);
         let stepped = first == Some(ExceptionKind::SoftwareStep { ex: false });
         assert_eq!(stepped, expect_step, "daif {daif:#x}: {first:?}");
     }
@@ -187,12 +179,9 @@ fn kernel_step_is_masked_by_pstate_d_and_pending_when_ss_is_clear() {
 #[test]
 fn hardware_breakpoint_precedes_the_brk_at_the_same_address() {
     // Background scenario 3: a hardware breakpoint and a kprobe BRK on one address.
-    let Some(words) = assemble("nop\nbrk #4\nbrk #0xf00") else {
+    let Some(mut rig) = el1_rig("nop\nbrk #4\nbrk #0xf00", 0, 0) else {
         return;
     };
-    let mut rig = Rig::default_machine();
-    rig.load(0, &words);
-    rig.start_el1(0, 0);
     let core = rig.m.core_mut(0);
     core.sys.mdscr_el1 = mdscr::MDE | mdscr::KDE;
     core.sys.dbgbvr[2] = TEXT + 4;
@@ -306,12 +295,7 @@ fn breakpoints_match_only_their_exception_levels() {
     core.sys.mdscr_el1 = mdscr::MDE;
     core.sys.dbgbvr[0] = USER_TEXT;
     core.sys.dbgbcr[0] = dbgbcr::E | dbgbcr::PMC_EL1 | dbgbcr::BAS_A64;
-    let mut first = None;
-    let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
-        first.get_or_insert(exc.kind);
-        Resume::Halt
-    };
-    rig.m.run(&mut host, 100);
+    let first = first_exception(&mut rig.m, 100).map(|e| e.kind);
     assert_eq!(
         first,
         Some(ExceptionKind::Brk { imm: 0xf00 }),
@@ -324,12 +308,7 @@ fn undefined_and_aborts_reach_the_host_with_syndromes() {
     let Some(mut rig) = user_rig("ldr x0, =0x123456789000\nldr x1, [x0]") else {
         return;
     };
-    let mut first = None;
-    let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
-        first.get_or_insert(*exc);
-        Resume::Halt
-    };
-    rig.m.run(&mut host, 100);
+    let first = first_exception(&mut rig.m, 100);
     let exc = first.unwrap();
     assert_eq!(exc.far(), Some(0x1234_5678_9000));
     assert_eq!(
@@ -340,22 +319,12 @@ fn undefined_and_aborts_reach_the_host_with_syndromes() {
     let Some(mut rig) = user_rig(".inst 0x00000000") else {
         return;
     };
-    let mut first = None;
-    let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
-        first.get_or_insert(exc.kind);
-        Resume::Halt
-    };
-    rig.m.run(&mut host, 100);
+    let first = first_exception(&mut rig.m, 100).map(|e| e.kind);
     assert_eq!(first, Some(ExceptionKind::Undefined { encoding: 0 }));
     // Kernel-only system registers are undefined at EL0.
     let Some(mut rig) = user_rig("mrs x0, mdscr_el1") else {
         return;
     };
-    let mut first = None;
-    let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
-        first.get_or_insert(exc.kind);
-        Resume::Halt
-    };
-    rig.m.run(&mut host, 100);
+    let first = first_exception(&mut rig.m, 100).map(|e| e.kind);
     assert!(matches!(first, Some(ExceptionKind::Undefined { .. })));
 }

@@ -128,13 +128,20 @@ impl Rig {
     }
 }
 
+/// A default rig with `source` assembled at `TEXT + offset` and `core` started there at EL1;
+/// `None` if the cross assembler is missing.
+pub fn el1_rig(source: &str, core: usize, offset: u64) -> Option<Rig> {
+    let words = assemble(source)?;
+    let mut rig = Rig::default_machine();
+    rig.load(offset, &words);
+    rig.start_el1(core, offset);
+    Some(rig)
+}
+
 /// Assembles `source`, runs it at EL1 on core 0 and returns the registers; `None` if the
 /// cross assembler is missing.
 pub fn run_snippet(source: &str) -> Option<Regs> {
-    let words = assemble(&format!("{source}\nbrk #{DONE}"))?;
-    let mut rig = Rig::default_machine();
-    rig.load(0, &words);
-    rig.start_el1(0, 0);
+    let mut rig = el1_rig(&format!("{source}\nbrk #{DONE}"), 0, 0)?;
     Some(rig.run_to_done(0))
 }
 
@@ -155,4 +162,26 @@ pub fn flags(regs: &Regs) -> String {
         }
     })
     .collect()
+}
+
+/// Runs the machine until the first exception, which halts its core; returns it.
+pub fn first_exception(m: &mut A64Machine, max_steps: u64) -> Option<Exception> {
+    let mut first = None;
+    let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
+        first.get_or_insert(*exc);
+        Resume::Halt
+    };
+    m.run(&mut host, max_steps);
+    first
+}
+
+/// Checks `(register, value)` pairs of `regs` after running `source`.
+pub fn check_regs(regs: &Regs, source: &str, expected: &[(usize, u64)]) {
+    for &(r, value) in expected {
+        assert_eq!(
+            regs.x[r], value,
+            "x{r} after:\n{source}\n(got {:#x}, want {value:#x})",
+            regs.x[r]
+        );
+    }
 }

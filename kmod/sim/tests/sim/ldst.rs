@@ -3,19 +3,13 @@
 use rtap_armsim::aarch64::{Exception, ExceptionKind, Regs};
 use rtap_armsim::{A64Machine, Resume};
 
-use crate::harness::{DATA, Rig, assemble, run_snippet};
+use crate::harness::{DATA, Rig, assemble, check_regs, el1_rig, first_exception, run_snippet};
 
 fn check(source: &str, expected: &[(usize, u64)]) {
     let Some(regs) = run_snippet(&format!("ldr x9, ={DATA:#x}\n{source}")) else {
         return;
     };
-    for &(r, value) in expected {
-        assert_eq!(
-            regs.x[r], value,
-            "x{r} after:\n{source}\n(got {:#x}, want {value:#x})",
-            regs.x[r]
-        );
-    }
+    check_regs(&regs, source, expected);
 }
 
 #[test]
@@ -147,18 +141,10 @@ fn misaligned_exclusive_and_unprivileged_accesses_fault() {
         "ldxr x0, [x9, #0]\nadd x9, x9, #4\nldxr x1, [x9]",
         "ldtr x0, [x9]",
     ] {
-        let Some(words) = assemble(&format!("ldr x9, ={DATA:#x}\n{source}")) else {
+        let Some(mut rig) = el1_rig(&format!("ldr x9, ={DATA:#x}\n{source}"), 0, 0) else {
             return;
         };
-        let mut rig = Rig::default_machine();
-        rig.load(0, &words);
-        rig.start_el1(0, 0);
-        let mut seen = None;
-        let mut host = |_: &mut A64Machine, _: usize, exc: &Exception, _: &mut Regs| {
-            seen = Some(exc.kind);
-            Resume::Halt
-        };
-        rig.m.run(&mut host, 100);
+        let seen = first_exception(&mut rig.m, 100).map(|e| e.kind);
         let Some(ExceptionKind::DataAbort { fault, .. }) = seen else {
             panic!("{seen:?}")
         };
