@@ -183,15 +183,20 @@ impl FunctionSpec {
     /// path, or — for a relative pattern — any tail of it after a `/` (stap matches
     /// `func@t.c` against `/tmp/t.c`).
     pub fn file_matches(&self, path: &str) -> bool {
-        let Some(glob) = &self.file else { return true };
-        if glob.matches(path) {
-            return true;
-        }
-        !glob.as_str().starts_with('/')
+        self.file
+            .as_ref()
+            .is_none_or(|glob| path_matches(glob, path))
+    }
+}
+
+/// Whether a file pattern matches `path`: the whole path, or — for a relative pattern — any
+/// tail of it after a `/`.
+pub fn path_matches(glob: &Glob, path: &str) -> bool {
+    glob.matches(path)
+        || (!glob.as_str().starts_with('/')
             && path
                 .match_indices('/')
-                .any(|(i, _)| glob.matches(&path[i + 1..]))
-    }
+                .any(|(i, _)| glob.matches(&path[i + 1..])))
 }
 
 #[cfg(test)]

@@ -111,26 +111,35 @@ impl Scope {
         walk.collect(root, &mut scopes, true)?;
         let locals = scopes.into_iter().rev().flatten().collect();
 
-        // Globals: top-level variables of the unit.
-        let mut globals = Vec::new();
-        let mut tree = unit.entries_tree(None).map_err(|e| e.to_string())?;
-        let root = tree.root().map_err(|e| e.to_string())?;
-        let mut children = root.children();
-        while let Some(child) = children.next().map_err(|e| e.to_string())? {
-            let e = child.entry();
-            if e.tag() == dw::DW_TAG_variable
-                && let Some(v) = variable(&dwarf, &unit, e, pc, &cx, VariableKind::Global)
-                && v.has_location
-            {
-                globals.push(v);
-            }
-        }
+        let globals = top_level_variables(&dwarf, &unit, pc, &cx)?;
         Ok(Scope {
             pc,
             function_die,
             locals,
             globals,
         })
+    }
+
+    /// The globals and file statics of the unit starting at `.debug_info` offset
+    /// `unit_offset` (for `@var("name@file.c")` in another unit).
+    pub fn unit_globals(types: &mut Types<'_>, unit_offset: u64) -> Result<Vec<Variable>, String> {
+        let unit = types.unit_of(unit_offset)?;
+        let dwarf = types.module().dwarf();
+        let module = types.module();
+        let resolve_index = |i: gimli::DebugAddrIndex<usize>| dwarf.address(&unit, i).ok();
+        let cx = CompileContext {
+            encoding: unit.encoding(),
+            frame_base: None,
+            at_entry: false,
+            resolve_index: &resolve_index,
+            tls: module.tls_block_offset().map(|block| {
+                (
+                    super::registers::thread_pointer_register(module.arch),
+                    block,
+                )
+            }),
+        };
+        top_level_variables(&dwarf, &unit, 0, &cx)
     }
 
     /// `$name`: innermost local or parameter first, then the unit's globals.
@@ -166,6 +175,29 @@ impl Scope {
             .collect();
         names.join(" ")
     }
+}
+
+/// The unit's top-level variables that have a location.
+fn top_level_variables<'a>(
+    dwarf: &gimli::Dwarf<Reader<'a>>,
+    unit: &Unit<'a>,
+    pc: u64,
+    cx: &CompileContext<'_>,
+) -> Result<Vec<Variable>, String> {
+    let mut globals = Vec::new();
+    let mut tree = unit.entries_tree(None).map_err(|e| e.to_string())?;
+    let root = tree.root().map_err(|e| e.to_string())?;
+    let mut children = root.children();
+    while let Some(child) = children.next().map_err(|e| e.to_string())? {
+        let e = child.entry();
+        if e.tag() == dw::DW_TAG_variable
+            && let Some(v) = variable(dwarf, unit, e, pc, cx, VariableKind::Global)
+            && v.has_location
+        {
+            globals.push(v);
+        }
+    }
+    Ok(globals)
 }
 
 /// What walking a function's scopes needs.

@@ -580,18 +580,16 @@ impl<'m> TargetCompiler<'m> {
             return Ok(v.clone());
         }
         let index = self.module.functions()?;
-        let spec = super::pattern::FunctionSpec::parse(&format!("x@{}", file.unwrap_or("*")))?;
+        let file_glob = super::pattern::Glob::new(file.unwrap_or("*"));
         for unit in &index.units {
             let unit_name = if unit.name.starts_with('/') {
                 unit.name.clone()
             } else {
                 format!("{}/{}", unit.comp_dir, unit.name)
             };
-            if !spec.file_matches(&unit_name) {
+            if !super::pattern::path_matches(&file_glob, &unit_name) {
                 continue;
             }
-            // The unit's first function gives a scope with its globals; units without
-            // functions are scanned through their root DIE.
             if let Some(v) = self
                 .unit_globals(unit.offset)?
                 .into_iter()
@@ -608,25 +606,12 @@ impl<'m> TargetCompiler<'m> {
     }
 
     fn unit_globals(&mut self, unit_offset: u64) -> Result<Vec<Variable>> {
-        let index = self.module.functions()?;
-        let next = index
-            .units
-            .iter()
-            .map(|u| u.offset)
-            .filter(|&o| o > unit_offset)
-            .min()
-            .unwrap_or(u64::MAX);
-        let f = index
-            .functions
-            .iter()
-            .find(|f| f.die > unit_offset && f.die < next && f.kind == InstanceKind::OutOfLine);
-        let Some(f) = f else { return Ok(Vec::new()) };
-        let scope = Scope::at(&mut self.types, f.die, f.die, f.entry_pc, f.entry_pc, false)
-            .map_err(|reason| DebugInfoError::BadDwarf {
+        Scope::unit_globals(&mut self.types, unit_offset).map_err(|reason| {
+            DebugInfoError::BadDwarf {
                 path: self.module.path.clone(),
                 reason,
-            })?;
-        Ok(scope.globals)
+            }
+        })
     }
 
     fn type_by_name(&mut self, name: &str) -> Result<u64> {
