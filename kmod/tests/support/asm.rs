@@ -1,6 +1,8 @@
 //! Assembles A64 source with the cross toolchain tools/setup installs (`aarch64-linux-gnu-as`),
 //! so tests take their instruction words from GNU as rather than from the code under test.
 
+#![allow(dead_code)] // each test uses part of the support
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,4 +48,26 @@ fn run(command: &mut Command) {
         "{command:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Assembles and links `source` (which defines `_start`) into a static AArch64 Linux
+/// executable without the C library; returns the ELF image.
+pub fn link_static(source: &str) -> Vec<u8> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rtap-kmod-elf-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create temporary directory");
+    let (src, exe) = (dir.join("prog.s"), dir.join("prog"));
+    std::fs::write(&src, source).expect("write assembly");
+    run(Command::new("aarch64-linux-gnu-gcc")
+        .args(["-nostdlib", "-static", "-Wl,--build-id=none", MARCH])
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe));
+    let elf = std::fs::read(&exe).expect("read the executable");
+    let _ = std::fs::remove_dir_all(&dir);
+    elf
 }
