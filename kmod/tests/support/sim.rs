@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rtap_armsim::aarch64::linux::LinuxUser;
 use rtap_armsim::aarch64::{Exception, ExceptionKind, Regs, pstate};
-use rtap_armsim::{A64Machine, BarrierKind, CallSetup, DcOp, Host, MachineConfig, Pa, Perms, Resume, SpaceId};
+use rtap_armsim::{
+    A64Machine, BarrierKind, CallSetup, DcOp, Host, MachineConfig, Pa, Perms, Resume, SpaceId,
+};
 use rtap_kmod::arch::Breakpoint;
 use rtap_kmod::arch::aarch64::cpu::{Barrier, Cpu};
 use rtap_kmod::arch::aarch64::regs::PtRegs;
@@ -29,7 +31,9 @@ use rtap_kmod::engine::Engine;
 use rtap_kmod::hit::Outcome;
 use rtap_kmod::instance::Instance;
 use rtap_kmod::kprobe::{Kprobe, KprobeCpu, Kprobes, cpu_state};
-use rtap_kmod::platform::{CpuId, Platform, PlatformError, ProcessId, Space, TEXT_BLOCK_SIZE, Task, ThreadId};
+use rtap_kmod::platform::{
+    CpuId, Platform, PlatformError, ProcessId, Space, TEXT_BLOCK_SIZE, Task, ThreadId,
+};
 use rtap_kmod::table::Entry;
 use rtap_kmod::uprobe::{ThreadState, Uprobe, Uprobes};
 use rtap_kmod::xol::{SlotBlock, XolArea};
@@ -107,7 +111,13 @@ impl SimPlatform {
             frame: Cell::new(std::ptr::null_mut()),
             core: Cell::new(0),
             host: Cell::new(None),
-            tasks: RefCell::new(vec![Task { process: ProcessId(0), thread: ThreadId(0) }; cores]),
+            tasks: RefCell::new(vec![
+                Task {
+                    process: ProcessId(0),
+                    thread: ThreadId(0)
+                };
+                cores
+            ]),
             spaces: RefCell::new(BTreeMap::new()),
             linear: RefCell::new(BTreeSet::new()),
             kernel_blocks: Cell::new(0),
@@ -122,18 +132,37 @@ impl SimPlatform {
     /// Makes the platform act as `core` of `m` (with `frame` the interrupted context, if
     /// any) until the guard drops. The borrow of `m` lasts as long as the guard: nothing else
     /// touches the machine meanwhile.
-    pub fn enter<'g>(&'g self, m: &'g mut A64Machine, core: CpuId, frame: Option<&'g mut Regs>) -> Entered<'g> {
+    pub fn enter<'g>(
+        &'g self,
+        m: &'g mut A64Machine,
+        core: CpuId,
+        frame: Option<&'g mut Regs>,
+    ) -> Entered<'g> {
         let saved = (self.machine.get(), self.frame.get(), self.core.get());
         self.machine.set(m);
-        self.frame.set(frame.map_or(std::ptr::null_mut(), |f| f as *mut Regs));
+        self.frame
+            .set(frame.map_or(std::ptr::null_mut(), |f| f as *mut Regs));
         self.core.set(core);
-        Entered { platform: self, saved, _machine: std::marker::PhantomData }
+        Entered {
+            platform: self,
+            saved,
+            _machine: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs `f` on the machine installed by [`enter`](Self::enter) (for test handlers that
+    /// play parts of the kernel, such as a hardware-breakpoint handler).
+    pub fn machine<R>(&self, f: impl FnOnce(&mut A64Machine) -> R) -> R {
+        self.m(f)
     }
 
     /// Runs `f` on the machine installed by [`enter`](Self::enter).
     fn m<R>(&self, f: impl FnOnce(&mut A64Machine) -> R) -> R {
         let machine = self.machine.get();
-        assert!(!machine.is_null(), "the platform was used outside an exception or World::with");
+        assert!(
+            !machine.is_null(),
+            "the platform was used outside an exception or World::with"
+        );
         // SAFETY: `machine` was installed by `enter` from a `&mut A64Machine` whose borrow the
         // `Entered` guard holds; callers of `m` do not nest (`call` hands the machine to a
         // nested host, which installs a reborrow of it and restores this pointer before the
@@ -169,21 +198,34 @@ impl SimPlatform {
     pub fn call(&self, entry: u64, args: &[u64]) -> u64 {
         let env = self.host.get().expect("the world has a host");
         let core = self.core.get();
-        let setup = CallSetup { entry, args: args.to_vec(), return_to: CALL_RETURN, sp: None };
-        self.m(|m| m.call(&mut HostRef(env), core, &setup, 100_000)).expect("nested call returns")
+        let setup = CallSetup {
+            entry,
+            args: args.to_vec(),
+            return_to: CALL_RETURN,
+            sp: None,
+        };
+        self.m(|m| m.call(&mut HostRef(env), core, &setup, 100_000))
+            .expect("nested call returns")
     }
 
     fn space_id(&self, space: Space) -> Result<SpaceId, PlatformError> {
         match space {
             Space::Kernel => Ok(self.m(|m| m.kernel_space())),
-            Space::User(process) => self.spaces.borrow().get(&process).copied().ok_or(PlatformError::Unsupported),
+            Space::User(process) => self
+                .spaces
+                .borrow()
+                .get(&process)
+                .copied()
+                .ok_or(PlatformError::Unsupported),
         }
     }
 
     /// The physical address of `addr` in `space`.
     fn pa(&self, space: Space, addr: u64) -> Result<Pa, PlatformError> {
         let id = self.space_id(space)?;
-        let pte = self.m(|m| m.lookup(id, addr & !0xfff)).ok_or(PlatformError::Fault(addr))?;
+        let pte = self
+            .m(|m| m.lookup(id, addr & !0xfff))
+            .ok_or(PlatformError::Fault(addr))?;
         Ok(pte.pa + (addr & 0xfff))
     }
 
@@ -193,7 +235,8 @@ impl SimPlatform {
         if self.linear.borrow_mut().insert(page) {
             self.m(|m| {
                 let kernel = m.kernel_space();
-                m.map(kernel, LINEAR + page, page, 4096, Perms::RW).expect("map the linear alias");
+                m.map(kernel, LINEAR + page, page, 4096, Perms::RW)
+                    .expect("map the linear alias");
             });
         }
         LINEAR + pa
@@ -201,14 +244,19 @@ impl SimPlatform {
 
     fn read_bytes(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), PlatformError> {
         let pa = self.pa(space, addr)?;
-        self.m(|m| m.read_phys(pa, buf)).map_err(|_| PlatformError::Fault(addr))
+        self.m(|m| m.read_phys(pa, buf))
+            .map_err(|_| PlatformError::Fault(addr))
     }
 
     /// Whether `core` is in a kprobe XOL slot (EL1 with IRQs masked outside a handler): the
     /// stop-machine contract says no CPU can be parked there.
     fn in_kernel_slot(m: &A64Machine, core: usize) -> bool {
         let regs = &m.core(core).regs;
-        m.is_running(core) && regs.el() == 1 && regs.pstate & pstate::I != 0 && regs.pc >= KBLOCKS && regs.pc < LINEAR
+        m.is_running(core)
+            && regs.el() == 1
+            && regs.pstate & pstate::I != 0
+            && regs.pc >= KBLOCKS
+            && regs.pc < LINEAR
     }
 }
 
@@ -222,7 +270,10 @@ impl Platform for SimPlatform {
     fn task(&self) -> Task {
         let task = self.tasks.borrow()[self.core.get()];
         if self.flaws.get().shared_thread_state && task.process != ProcessId(0) {
-            return Task { process: task.process, thread: ThreadId(task.process.0) };
+            return Task {
+                process: task.process,
+                thread: ThreadId(task.process.0),
+            };
         }
         task
     }
@@ -234,7 +285,8 @@ impl Platform for SimPlatform {
     fn write_insn(&self, space: Space, addr: u64, insn: u32) -> Result<(), PlatformError> {
         let alias = self.linear_va(self.pa(space, addr)?);
         let core = self.core.get();
-        self.m(|m| m.write(core, alias, &insn.to_le_bytes())).map_err(|_| PlatformError::Fault(addr))
+        self.m(|m| m.write(core, alias, &insn.to_le_bytes()))
+            .map_err(|_| PlatformError::Fault(addr))
     }
     fn linear_alias(&self, space: Space, addr: u64) -> Result<u64, PlatformError> {
         Ok(self.linear_va(self.pa(space, addr)?))
@@ -249,7 +301,11 @@ impl Platform for SimPlatform {
     }
     fn alloc_text_block(&self, space: Space) -> Result<u64, PlatformError> {
         let id = self.space_id(space)?;
-        let pa = self.recycled.borrow_mut().pop().unwrap_or_else(|| self.m(|m| m.alloc_phys(4096)));
+        let pa = self
+            .recycled
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| self.m(|m| m.alloc_phys(4096)));
         let (va, perms) = match space {
             Space::Kernel => {
                 let n = self.kernel_blocks.get();
@@ -263,7 +319,8 @@ impl Platform for SimPlatform {
                 (XOL_TOP - *n * TEXT_BLOCK_SIZE, Perms::RX.user())
             }
         };
-        self.m(|m| m.map(id, va, pa, TEXT_BLOCK_SIZE, perms)).map_err(|_| PlatformError::NoMemory)?;
+        self.m(|m| m.map(id, va, pa, TEXT_BLOCK_SIZE, perms))
+            .map_err(|_| PlatformError::NoMemory)?;
         Ok(va)
     }
     fn free_text_block(&self, space: Space, addr: u64) {
@@ -328,7 +385,8 @@ impl Cpu for SimPlatform {
             return;
         }
         let core = self.core.get();
-        self.m(|m| m.dc(core, DcOp::Cvau, va)).expect("DC CVAU on a mapped address");
+        self.m(|m| m.dc(core, DcOp::Cvau, va))
+            .expect("DC CVAU on a mapped address");
     }
     fn ic_ivau(&self, va: u64) {
         let flaws = self.flaws.get();
@@ -336,7 +394,8 @@ impl Cpu for SimPlatform {
             return;
         }
         let core = self.core.get();
-        self.m(|m| m.ic_ivau(core, va)).expect("IC IVAU on a mapped address");
+        self.m(|m| m.ic_ivau(core, va))
+            .expect("IC IVAU on a mapped address");
     }
     fn ic_ialluis(&self) {
         let flaws = self.flaws.get();
@@ -360,7 +419,10 @@ impl Cpu for SimPlatform {
     }
     fn write_simd_reg(&self, n: u8, value: u128) {
         let frame = self.frame.get();
-        assert!(!frame.is_null(), "SIMD registers are written only from an exception");
+        assert!(
+            !frame.is_null(),
+            "SIMD registers are written only from an exception"
+        );
         // SAFETY: installed by `enter` from the exception's `&mut Regs`, whose borrow the guard
         // holds; the host does not touch the frame while the engine runs.
         unsafe { (*frame).v[usize::from(n)] = value };
@@ -369,7 +431,12 @@ impl Cpu for SimPlatform {
 
 /// The frame as the engine sees it.
 pub fn to_pt(frame: &Regs) -> PtRegs {
-    PtRegs { regs: frame.x, sp: frame.sp(), pc: frame.pc, pstate: frame.pstate }
+    PtRegs {
+        regs: frame.x,
+        sp: frame.sp(),
+        pc: frame.pc,
+        pstate: frame.pstate,
+    }
 }
 
 /// Writes the engine's changes back.
@@ -399,9 +466,18 @@ pub type SimEngine = Engine<'static, SimPlatform, Aarch64>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A user thread got a fatal signal (it is halted).
-    Signal { core: usize, signal: i32, pc: u64, kind: ExceptionKind },
+    Signal {
+        core: usize,
+        signal: i32,
+        pc: u64,
+        kind: ExceptionKind,
+    },
     /// Kernel code hit an exception nobody handled ("Unexpected kernel BRK exception").
-    KernelOops { core: usize, pc: u64, kind: ExceptionKind },
+    KernelOops {
+        core: usize,
+        pc: u64,
+        kind: ExceptionKind,
+    },
     /// The engine reported an unrecoverable state.
     Fatal { core: usize, what: String },
     /// A kernel routine reached `BRK #DONE`.
@@ -425,7 +501,13 @@ pub struct Env {
 pub struct HostRef(pub &'static Env);
 
 impl Host<rtap_armsim::Aarch64> for HostRef {
-    fn on_exception(&mut self, m: &mut A64Machine, core: usize, exc: &Exception, frame: &mut Regs) -> Resume {
+    fn on_exception(
+        &mut self,
+        m: &mut A64Machine,
+        core: usize,
+        exc: &Exception,
+        frame: &mut Regs,
+    ) -> Resume {
         let env = self.0;
         let p = &env.platform;
         let user = exc.from_el == 0;
@@ -444,7 +526,11 @@ impl Host<rtap_armsim::Aarch64> for HostRef {
                     }
                     None => Outcome::NotMine,
                 };
-                let outcome = if flaws.claim_every_brk && outcome == Outcome::NotMine { Outcome::Handled } else { outcome };
+                let outcome = if flaws.claim_every_brk && outcome == Outcome::NotMine {
+                    Outcome::Handled
+                } else {
+                    outcome
+                };
                 match outcome {
                     Outcome::Handled => {
                         from_pt(frame, &regs);
@@ -453,7 +539,10 @@ impl Host<rtap_armsim::Aarch64> for HostRef {
                     Outcome::NotMine => env.unhandled(core, exc, frame),
                     Outcome::Fault { .. } => env.unhandled(core, exc, frame),
                     Outcome::Fatal(fatal) => {
-                        env.events.borrow_mut().push(Event::Fatal { core, what: fatal.to_string() });
+                        env.events.borrow_mut().push(Event::Fatal {
+                            core,
+                            what: fatal.to_string(),
+                        });
                         Resume::Stop
                     }
                 }
@@ -461,10 +550,15 @@ impl Host<rtap_armsim::Aarch64> for HostRef {
             ExceptionKind::Svc { .. } if user => {
                 let mut users = env.users.borrow_mut();
                 let space = m.user_space(core);
-                let process = users.iter_mut().find(|u| Some(u.space) == space).expect("a process for the space");
+                let process = users
+                    .iter_mut()
+                    .find(|u| Some(u.space) == space)
+                    .expect("a process for the space");
                 process.syscall(m, core, frame)
             }
-            ExceptionKind::SoftwareStep { .. } | ExceptionKind::Breakpoint { .. } if env.debug.borrow().is_some() => {
+            ExceptionKind::SoftwareStep { .. } | ExceptionKind::Breakpoint { .. }
+                if env.debug.borrow().is_some() =>
+            {
                 let _in = p.enter(m, core, None);
                 let debug = env.debug.borrow();
                 (debug.as_ref().expect("checked"))(p, core, exc, frame)
@@ -490,10 +584,19 @@ impl Env {
     fn unhandled(&self, core: usize, exc: &Exception, frame: &Regs) -> Resume {
         if exc.from_el == 0 {
             let signal = LinuxUser::signal_for(exc);
-            self.events.borrow_mut().push(Event::Signal { core, signal, pc: frame.pc, kind: exc.kind });
+            self.events.borrow_mut().push(Event::Signal {
+                core,
+                signal,
+                pc: frame.pc,
+                kind: exc.kind,
+            });
             Resume::Halt
         } else {
-            self.events.borrow_mut().push(Event::KernelOops { core, pc: frame.pc, kind: exc.kind });
+            self.events.borrow_mut().push(Event::KernelOops {
+                core,
+                pc: frame.pc,
+                kind: exc.kind,
+            });
             Resume::Stop
         }
     }
@@ -515,12 +618,17 @@ impl World {
         let cores = config.cores;
         let mut m = A64Machine::new(config).expect("machine configuration");
         let kernel = m.kernel_space();
-        m.map_new(kernel, KTEXT, KTEXT_SIZE, Perms::RX).expect("kernel text");
-        m.map_new(kernel, KDATA, KDATA_SIZE, Perms::RW).expect("kernel data");
-        m.map_new(kernel, KSTACKS, KSTACK_SIZE * cores as u64, Perms::RW).expect("kernel stacks");
+        m.map_new(kernel, KTEXT, KTEXT_SIZE, Perms::RX)
+            .expect("kernel text");
+        m.map_new(kernel, KDATA, KDATA_SIZE, Perms::RW)
+            .expect("kernel data");
+        m.map_new(kernel, KSTACKS, KSTACK_SIZE * cores as u64, Perms::RW)
+            .expect("kernel stacks");
         let storage: &'static Storage = Box::leak(Box::new(Storage {
             kprobes: std::array::from_fn(|_| Entry::new()),
-            cpus: (0..cores).map(|_| cpu_state(SlotEntry::default())).collect(),
+            cpus: (0..cores)
+                .map(|_| cpu_state(SlotEntry::default()))
+                .collect(),
             blocks: Default::default(),
             kinstances: Default::default(),
             uprobes: std::array::from_fn(|_| Entry::new()),
@@ -529,8 +637,18 @@ impl World {
             uinstances: Default::default(),
         }));
         let engine = Engine::new(
-            Kprobes::new(&storage.kprobes, &storage.cpus, &storage.blocks, &storage.kinstances),
-            Uprobes::new(&storage.uprobes, &storage.threads, &storage.areas, &storage.uinstances),
+            Kprobes::new(
+                &storage.kprobes,
+                &storage.cpus,
+                &storage.blocks,
+                &storage.kinstances,
+            ),
+            Uprobes::new(
+                &storage.uprobes,
+                &storage.threads,
+                &storage.areas,
+                &storage.uinstances,
+            ),
         );
         let env: &'static Env = Box::leak(Box::new(Env {
             platform: SimPlatform::new(cores),
@@ -541,7 +659,9 @@ impl World {
         }));
         env.platform.host.set(Some(env));
         let mut world = World { m, env };
-        world.with(0, |env| env.engine.init(&env.platform)).expect("engine init");
+        world
+            .with(0, |env| env.engine.init(&env.platform))
+            .expect("engine init");
         world
     }
 
@@ -563,7 +683,9 @@ impl World {
         let kernel = self.m.kernel_space();
         let pa = self.m.lookup(kernel, KTEXT).expect("kernel text").pa;
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        self.m.write_phys_clean(pa, &bytes).expect("load kernel text");
+        self.m
+            .write_phys_clean(pa, &bytes)
+            .expect("load kernel text");
     }
 
     /// Starts `core` at EL1 at `pc` with its own stack and interrupts unmasked.
@@ -584,15 +706,25 @@ impl World {
     }
 
     /// Runs until `done` holds.
-    pub fn run_until(&mut self, max_steps: u64, done: impl FnMut(&A64Machine) -> bool) -> rtap_armsim::RunExit {
+    pub fn run_until(
+        &mut self,
+        max_steps: u64,
+        done: impl FnMut(&A64Machine) -> bool,
+    ) -> rtap_armsim::RunExit {
         let mut host = HostRef(self.env);
         self.m.run_until(&mut host, max_steps, done)
     }
 
     /// Runs until no core is inside a kprobe XOL slot, so a stop may park every core.
     pub fn quiesce(&mut self) {
-        let exit = self.run_until(10_000, |m| (0..m.cores()).all(|c| !SimPlatform::in_kernel_slot(m, c)));
-        assert_eq!(exit, rtap_armsim::RunExit::Predicate, "a core stayed in a kprobe slot");
+        let exit = self.run_until(10_000, |m| {
+            (0..m.cores()).all(|c| !SimPlatform::in_kernel_slot(m, c))
+        });
+        assert_eq!(
+            exit,
+            rtap_armsim::RunExit::Predicate,
+            "a core stayed in a kprobe slot"
+        );
     }
 
     /// Reads a kernel data word.
@@ -601,7 +733,13 @@ impl World {
     }
 
     /// Adds a user process from an ELF image, started on `core` as thread `thread`.
-    pub fn spawn(&mut self, core: usize, elf: &[u8], process: ProcessId, thread: ThreadId) -> rtap_armsim::LoadedImage {
+    pub fn spawn(
+        &mut self,
+        core: usize,
+        elf: &[u8],
+        process: ProcessId,
+        thread: ThreadId,
+    ) -> rtap_armsim::LoadedImage {
         let (user, image) = LinuxUser::spawn(&mut self.m, core, elf).expect("load the program");
         self.env.platform.add_process(process, user.space);
         self.env.platform.set_task(core, Task { process, thread });
@@ -611,7 +749,14 @@ impl World {
 
     /// Starts another thread of the process running on `of_core`, on `core`, at `pc` with
     /// stack `sp`.
-    pub fn start_thread(&mut self, core: usize, of_core: usize, pc: u64, sp: u64, thread: ThreadId) {
+    pub fn start_thread(
+        &mut self,
+        core: usize,
+        of_core: usize,
+        pc: u64,
+        sp: u64,
+        thread: ThreadId,
+    ) {
         let space = self.m.user_space(of_core);
         let process = self.env.platform.tasks.borrow()[of_core].process;
         self.m.set_user_space(core, space);
@@ -628,7 +773,10 @@ impl World {
     pub fn user<R>(&self, core: usize, f: impl FnOnce(&LinuxUser) -> R) -> R {
         let space = self.m.user_space(core);
         let users = self.env.users.borrow();
-        f(users.iter().find(|u| Some(u.space) == space).expect("a process on the core"))
+        f(users
+            .iter()
+            .find(|u| Some(u.space) == space)
+            .expect("a process on the core"))
     }
 }
 
