@@ -30,6 +30,24 @@ fn function(name: &str, is_return: bool) -> ProcessPoint {
     }
 }
 
+/// Runs `bin` to the probe site of `func`'s entry.
+fn stopped_in(bin: &str, func: &str) -> (Module, ProbeSite, Stopped) {
+    let m = Module::load(&path(bin)).unwrap();
+    let s = site(&m, bin, function(func, false));
+    let stopped = Stopped::run_to(&path(bin), &m, s.address);
+    (m, s, stopped)
+}
+
+/// The hit state of a stopped process, the CFA computed as an engine would.
+fn hit_of<'a>(m: &Module, stopped: &'a Stopped, mem: &'a tracer::ProcMem<'a>) -> Hit<'a> {
+    Hit {
+        regs: &stopped.regs,
+        mem,
+        bias: stopped.bias,
+        cfa: unwind::cfa(m, &stopped.regs, stopped.bias),
+    }
+}
+
 /// Reads target expressions at a stopped process.
 fn read_all(
     module: &Module,
@@ -39,13 +57,7 @@ fn read_all(
 ) -> Vec<TargetValue> {
     let mut compiler = TargetCompiler::new(module, site).unwrap();
     let mem = stopped.memory();
-    let cfa = unwind::cfa(module, &stopped.regs, stopped.bias);
-    let hit = Hit {
-        regs: &stopped.regs,
-        mem: &mem,
-        bias: stopped.bias,
-        cfa,
-    };
+    let hit = hit_of(module, stopped, &mem);
     exprs
         .iter()
         .map(|e| {
@@ -72,10 +84,7 @@ fn longs(values: &[TargetValue]) -> Vec<String> {
 
 #[test]
 fn unoptimized_variables_members_and_bitfields_match_gdb() {
-    let bin = path("vars_O0");
-    let m = Module::load(&bin).unwrap();
-    let s = site(&m, "vars_O0", function("walk", false));
-    let stopped = Stopped::run_to(&bin, &m, s.address);
+    let (m, s, stopped) = stopped_in("vars_O0", "walk");
     let pairs = [
         ("$n", "n"),
         ("$p->x", "p->x"),
@@ -113,10 +122,7 @@ fn unoptimized_variables_members_and_bitfields_match_gdb() {
 
 #[test]
 fn pretty_printing_follows_stap_formats() {
-    let bin = path("vars_O0");
-    let m = Module::load(&bin).unwrap();
-    let s = site(&m, "vars_O0", function("walk", false));
-    let stopped = Stopped::run_to(&bin, &m, s.address);
+    let (m, s, stopped) = stopped_in("vars_O0", "walk");
     let got = longs(&read_all(
         &m,
         &s,
@@ -145,10 +151,7 @@ fn pretty_printing_follows_stap_formats() {
 
 #[test]
 fn dollar_dollar_vars_follow_stap_formats() {
-    let bin = path("vars_O0");
-    let m = Module::load(&bin).unwrap();
-    let s = site(&m, "vars_O0", function("show", false));
-    let stopped = Stopped::run_to(&bin, &m, s.address);
+    let (m, s, stopped) = stopped_in("vars_O0", "show");
     // gdb's values, printed as stap's `%#llx` does (the Linux vsprintf: `0x0` for zero).
     let g: Vec<String> = gdb_values(
         "vars_O0",
@@ -166,12 +169,7 @@ fn dollar_dollar_vars_follow_stap_formats() {
     .collect();
     let mut compiler = TargetCompiler::new(&m, &s).unwrap();
     let mem = stopped.memory();
-    let hit = Hit {
-        regs: &stopped.regs,
-        mem: &mem,
-        bias: stopped.bias,
-        cfa: unwind::cfa(&m, &stopped.regs, stopped.bias),
-    };
+    let hit = hit_of(&m, &stopped, &mem);
     let read = |c: &mut TargetCompiler, set, pretty| {
         c.compile_vars(set, pretty).unwrap().read(&hit).unwrap()
     };
@@ -204,10 +202,7 @@ fn dollar_dollar_vars_follow_stap_formats() {
 
 #[test]
 fn stack_arguments_and_static_locals() {
-    let bin = path("vars_O0");
-    let m = Module::load(&bin).unwrap();
-    let s = site(&m, "vars_O0", function("many", false));
-    let stopped = Stopped::run_to(&bin, &m, s.address);
+    let (m, s, stopped) = stopped_in("vars_O0", "many");
     let exprs = ["$a1", "$a2", "$a6", "$a7", "$a8"];
     let gdb = gdb_values("vars_O0", "many", &exprs.map(|e| ("%ld", &e[1..])));
     assert_eq!(longs(&read_all(&m, &s, &stopped, &exprs)), gdb);
@@ -455,18 +450,10 @@ fn sdt_arguments_read_at_the_marker() {
 
 #[test]
 fn casts_and_faults() {
-    let bin = path("vars_O0");
-    let m = Module::load(&bin).unwrap();
-    let s = site(&m, "vars_O0", function("walk", false));
-    let stopped = Stopped::run_to(&bin, &m, s.address);
+    let (m, s, stopped) = stopped_in("vars_O0", "walk");
     let mut compiler = TargetCompiler::new(&m, &s).unwrap();
     let mem = stopped.memory();
-    let hit = Hit {
-        regs: &stopped.regs,
-        mem: &mem,
-        bias: stopped.bias,
-        cfa: unwind::cfa(&m, &stopped.regs, stopped.bias),
-    };
+    let hit = hit_of(&m, &stopped, &mem);
     let long = |c: &mut TargetCompiler, e: &TargetExpr, inputs: &[i64]| {
         c.compile(e).unwrap().plan.read(&hit, inputs)
     };
