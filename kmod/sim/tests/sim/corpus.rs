@@ -23,6 +23,20 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Extra compiler flags a program asks for on its first line (`/* cflags: ... */`).
+fn extra_cflags(source: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(source).unwrap_or_default();
+    let first = text.lines().next().unwrap_or("");
+    match first
+        .trim()
+        .strip_prefix("/* cflags:")
+        .and_then(|rest| rest.strip_suffix("*/"))
+    {
+        Some(flags) => flags.split_whitespace().map(str::to_owned).collect(),
+        None => Vec::new(),
+    }
+}
+
 fn build(source: &Path, opt: &str, out: &Path) -> Result<(), String> {
     let rt = corpus_dir().join("rt");
     let output = Command::new("aarch64-linux-gnu-gcc")
@@ -41,6 +55,7 @@ fn build(source: &Path, opt: &str, out: &Path) -> Result<(), String> {
             "-fno-tree-vectorize",
             opt,
         ])
+        .args(extra_cflags(source))
         .arg("-I")
         .arg(&rt)
         .arg("-o")

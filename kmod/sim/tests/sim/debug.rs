@@ -328,3 +328,27 @@ fn undefined_and_aborts_reach_the_host_with_syndromes() {
     let first = first_exception(&mut rig.m, 100).map(|e| e.kind);
     assert!(matches!(first, Some(ExceptionKind::Undefined { .. })));
 }
+
+#[test]
+fn eret_to_el0_arms_the_step_from_spsr_ss() {
+    // Simulated kernel code returns to user space with SPSR.SS = 1 and MDSCR_EL1.SS = 1
+    // (DebugExceptionReturnSS: stepping is disabled at the source, EL1 with D = 1, and
+    // enabled at EL0), so exactly one user instruction runs before the step exception.
+    let Some(mut rig) = user_rig("add x0, x0, #1\nadd x0, x0, #2\nbrk #0xf00") else {
+        return;
+    };
+    let Some(kernel) = assemble(&format!(
+        "msr daifset, #0xf\nmov x0, #1\nmsr mdscr_el1, x0\nldr x1, ={USER_TEXT:#x}\nmsr elr_el1, x1\n\
+         mov x2, #(1 << 21)\nmsr spsr_el1, x2\nmov x0, #10\neret"
+    )) else {
+        return;
+    };
+    rig.load(0, &kernel);
+    let regs = &mut rig.m.core_mut(0).regs;
+    regs.set_el1(0);
+    regs.pc = TEXT;
+    let first = first_exception(&mut rig.m, 100).unwrap();
+    assert_eq!(first.kind, ExceptionKind::SoftwareStep { ex: false });
+    assert_eq!((first.from_el, first.pc), (0, USER_TEXT + 4));
+    assert_eq!(rig.m.core(0).regs.x[0], 11);
+}

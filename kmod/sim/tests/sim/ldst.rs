@@ -159,3 +159,27 @@ fn misaligned_exclusive_and_unprivileged_accesses_fault() {
         );
     }
 }
+
+#[test]
+fn lse_min_max_and_cas_by_hand() {
+    check(
+        ".arch armv8.1-a\nmov x0, #-5\nstr x0, [x9]\nmov x1, #3\nldsmax x1, x2, [x9]\nldr x3, [x9]\n\
+         ldumin x1, x4, [x9]\nldr x5, [x9]\nmov w6, #-1\nldsminh w6, w7, [x9]\nldrh w8, [x9]\n\
+         mov x10, #100\nldumaxb w10, w11, [x9]\nldrb w12, [x9]",
+        &[
+            (2, (-5i64) as u64),
+            (3, 3),
+            (4, 3),
+            (5, 3),
+            (7, 3),
+            (8, 0xffff),
+            (11, 0xff),
+            (12, 0xff),
+        ],
+    );
+    check(
+        ".arch armv8.1-a\nmov x0, #7\nstr x0, [x9]\nmov x1, #7\nmov x2, #8\ncas x1, x2, [x9]\nldr x3, [x9]\n\
+         mov x4, #1\nmov x5, #9\ncasa x4, x5, [x9]\nldr x6, [x9]\nmov x7, #2\nswpl x7, x8, [x9]\nldr x10, [x9]",
+        &[(1, 7), (3, 8), (4, 8), (6, 8), (8, 8), (10, 2)],
+    );
+}

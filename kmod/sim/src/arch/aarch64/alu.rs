@@ -1,6 +1,7 @@
 //! A64 data processing (register): logical and add/sub with shifted or extended register,
 //! add/sub with carry, conditional compare and select, 1- and 2-source operations
-//! (bit/byte reversal, CLZ/CLS, division, variable shifts) and 3-source multiply.
+//! (bit/byte reversal, CLZ/CLS, division, variable shifts, CRC32/CRC32C) and 3-source
+//! multiply.
 
 use super::decode::{bit, bits, ones, ror};
 use super::execute::{Cpu, Exec, Next, add_with_carry, flags};
@@ -197,6 +198,15 @@ pub(super) fn data_processing_register(cpu: &mut Cpu, insn: u32) -> Exec {
                     }
                 }
                 op @ 8..=11 => shift_reg(a, op - 8, (b % u64::from(width)) as u32, width),
+                // CRC32B/H/W/X, CRC32CB/H/W/X: sf must be set exactly for the X form.
+                op @ 0b010000..=0b010111 if sf == (op & 3 == 3) => {
+                    let polynomial = if op & 4 == 0 {
+                        0xedb8_8320
+                    } else {
+                        0x82f6_3b78
+                    };
+                    u64::from(crc32(a as u32, cpu.x(rm), 1 << (op & 3), polynomial))
+                }
                 _ => return cpu.undefined(),
             }
         }
@@ -235,6 +245,22 @@ pub(super) fn data_processing_register(cpu: &mut Cpu, insn: u32) -> Exec {
         _ => return cpu.undefined(),
     };
     set(cpu, rd, sf, result)
+}
+
+/// The bit-reflected CRC-32 update of `acc` with the low `bytes` bytes of `data`, without
+/// pre- or post-inversion (Arm ARM `CRC32` pseudocode, with the reflected polynomial).
+fn crc32(mut acc: u32, data: u64, bytes: u32, polynomial: u32) -> u32 {
+    for byte in data.to_le_bytes().iter().take(bytes as usize) {
+        acc ^= u32::from(*byte);
+        for _ in 0..8 {
+            acc = if acc & 1 != 0 {
+                (acc >> 1) ^ polynomial
+            } else {
+                acc >> 1
+            };
+        }
+    }
+    acc
 }
 
 fn set(cpu: &mut Cpu, rd: u32, sf: bool, value: u64) -> Exec {

@@ -1,8 +1,10 @@
 //! A64 loads and stores: single registers (general and SIMD&FP) with unscaled, pre-/post-
 //! indexed, unprivileged, unsigned-offset and register-offset addressing; pairs; literal
 //! loads; load/store exclusive (with the per-core monitor of [`crate::System`]) and
-//! load-acquire/store-release. Atomic memory operations (LSE) and SIMD structure loads are
-//! not implemented: they raise an undefined-instruction exception.
+//! load-acquire/store-release; the ARMv8.1 atomics (LSE: `LDADD`…`LDUMIN`, `SWP`, `CAS`,
+//! `CASP`, and `LDAPR`). SIMD structure loads are not implemented: they raise an
+//! undefined-instruction exception. Every instruction executes atomically in this model (no
+//! core interleaves inside one), which is exactly the single-copy atomicity the atomics need.
 
 use super::ExceptionKind;
 use super::decode::{bit, bits, sext};
@@ -107,6 +109,9 @@ pub(super) fn execute(cpu: &mut Cpu, insn: u32) -> Exec {
     }
     if insn & 0x3a00_0000 == 0x2800_0000 {
         return pair(cpu, insn);
+    }
+    if insn & 0x3f20_0c00 == 0x3820_0000 {
+        return atomic_memory_operation(cpu, insn);
     }
     let (size, opc, simd) = (bits(insn, 31, 30), bits(insn, 23, 22), bit(insn, 26));
     let (rt, rn) = (bits(insn, 4, 0), bits(insn, 9, 5));
@@ -267,10 +272,8 @@ fn exclusive_or_ordered(cpu: &mut Cpu, insn: u32) -> Exec {
             };
             transfer(cpu, kind, size, false, rt, va, cpu.el)?;
         }
+        (false, true) if size < 2 => return compare_and_swap_pair(cpu, insn),
         (false, pair) => {
-            if pair && size < 2 {
-                return cpu.undefined();
-            }
             let elem = 1u64 << size;
             let total = if pair { 2 * elem } else { elem };
             let access = if load { Access::Read } else { Access::Write };
@@ -308,7 +311,120 @@ fn exclusive_or_ordered(cpu: &mut Cpu, insn: u32) -> Exec {
             }
         }
         // CAS and friends (LSE).
-        (true, true) => return cpu.undefined(),
+        (true, true) => return compare_and_swap(cpu, insn),
     }
+    Ok(Next::Seq)
+}
+
+/// Reads an aligned `1 << size`-byte value for an atomic read-modify-write (the write
+/// permission is checked first, as the access is a store too).
+fn atomic_read(cpu: &mut Cpu, va: u64, size: u32) -> Result<u64, ExceptionKind> {
+    cpu.check_alignment(va, 1 << size, Access::Write)?;
+    cpu.translate(va, Access::Write)?;
+    let mut buf = [0u8; 8];
+    cpu.load(va, &mut buf[..1 << size])?;
+    Ok(u64::from_le_bytes(buf))
+}
+
+/// `LDADD`, `LDCLR`, `LDEOR`, `LDSET`, `LDSMAX`, `LDSMIN`, `LDUMAX`, `LDUMIN`, `SWP` (all with
+/// their acquire/release forms and `ST*` aliases) and `LDAPR`.
+fn atomic_memory_operation(cpu: &mut Cpu, insn: u32) -> Exec {
+    let size = bits(insn, 31, 30);
+    let (rs, rn, rt) = (bits(insn, 20, 16), bits(insn, 9, 5), bits(insn, 4, 0));
+    let (o3, opc) = (bit(insn, 15), bits(insn, 14, 12));
+    if bit(insn, 26) {
+        return cpu.undefined();
+    }
+    let va = cpu.xsp(rn);
+    let width = 8 << size;
+    let mask = super::decode::ones(width);
+    if o3 && opc == 0b100 {
+        // LDAPR: a load-acquire (RCpc); A = 1, R = 0, Rs = 31.
+        if !bit(insn, 23) || bit(insn, 22) || rs != 31 {
+            return cpu.undefined();
+        }
+        let value = atomic_read(cpu, va, size)?;
+        cpu.set_x(rt, value);
+        return Ok(Next::Seq);
+    }
+    if o3 && opc != 0 {
+        return cpu.undefined();
+    }
+    let old = atomic_read(cpu, va, size)?;
+    let operand = cpu.x(rs) & mask;
+    let signed = |v: u64| sext(v, width);
+    let new = match (o3, opc) {
+        (true, _) => operand,
+        (false, 0) => old.wrapping_add(operand),
+        (false, 1) => old & !operand,
+        (false, 2) => old ^ operand,
+        (false, 3) => old | operand,
+        (false, 4) => {
+            if signed(old) >= signed(operand) {
+                old
+            } else {
+                operand
+            }
+        }
+        (false, 5) => {
+            if signed(old) <= signed(operand) {
+                old
+            } else {
+                operand
+            }
+        }
+        (false, 6) => old.max(operand),
+        (false, _) => old.min(operand),
+    } & mask;
+    cpu.store(va, &new.to_le_bytes()[..1 << size])?;
+    cpu.set_x(rt, old);
+    Ok(Next::Seq)
+}
+
+/// `CAS`, `CASA`, `CASL`, `CASAL` (and the byte/halfword forms): `Rs` is compared with memory,
+/// `Rt` stored on equality, and `Rs` receives the old value either way.
+fn compare_and_swap(cpu: &mut Cpu, insn: u32) -> Exec {
+    let size = bits(insn, 31, 30);
+    let (rs, rn, rt) = (bits(insn, 20, 16), bits(insn, 9, 5), bits(insn, 4, 0));
+    if bits(insn, 14, 10) != 31 {
+        return cpu.undefined();
+    }
+    let va = cpu.xsp(rn);
+    let mask = super::decode::ones(8 << size);
+    let old = atomic_read(cpu, va, size)?;
+    if old == cpu.x(rs) & mask {
+        let new = cpu.x(rt) & mask;
+        cpu.store(va, &new.to_le_bytes()[..1 << size])?;
+    }
+    cpu.set_x(rs, old);
+    Ok(Next::Seq)
+}
+
+/// `CASP` and its acquire/release forms: a pair of W or X registers (`Rs`, `Rs + 1` compared,
+/// `Rt`, `Rt + 1` stored); both register numbers must be even.
+fn compare_and_swap_pair(cpu: &mut Cpu, insn: u32) -> Exec {
+    let size = 2 + bits(insn, 30, 30);
+    let (rs, rn, rt) = (bits(insn, 20, 16), bits(insn, 9, 5), bits(insn, 4, 0));
+    if bits(insn, 14, 10) != 31 || rs % 2 != 0 || rt % 2 != 0 {
+        return cpu.undefined();
+    }
+    let va = cpu.xsp(rn);
+    let elem = 1usize << size;
+    let mask = super::decode::ones(8 * elem as u32);
+    cpu.check_alignment(va, 2 * elem as u64, Access::Write)?;
+    cpu.translate(va, Access::Write)?;
+    let mut buf = [0u8; 16];
+    cpu.load(va, &mut buf[..2 * elem])?;
+    let first = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes")) & mask;
+    let second = u64::from_le_bytes(buf[elem..elem + 8].try_into().expect("8 bytes")) & mask;
+    let reg = |cpu: &Cpu, r: u32| if r == 31 { 0 } else { cpu.x(r) & mask };
+    if first == reg(cpu, rs) && second == reg(cpu, rs + 1) {
+        let mut out = [0u8; 16];
+        out[..elem].copy_from_slice(&reg(cpu, rt).to_le_bytes()[..elem]);
+        out[elem..2 * elem].copy_from_slice(&reg(cpu, rt + 1).to_le_bytes()[..elem]);
+        cpu.store(va, &out[..2 * elem])?;
+    }
+    cpu.set_x(rs, first);
+    cpu.set_x(rs + 1, second);
     Ok(Next::Seq)
 }
