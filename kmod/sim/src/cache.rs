@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn icache_keeps_stale_line_after_data_write() {
         let mut mem = PhysMemory::default();
-        let pa = mem.alloc(1);
+        let pa = mem.alloc(1, false);
         mem.write_clean(pa, &0x1111_1111u32.to_le_bytes()).unwrap();
         let mut icache = ICache::new(&CacheType::default());
         assert_eq!(
@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn aliasing_vipt_invalidates_only_one_colour() {
         let mut mem = PhysMemory::default();
-        let pa = mem.alloc(1);
+        let pa = mem.alloc(1, false);
         let ct = CacheType {
             indexing: IcacheIndexing::AliasingVipt {
                 way_size: 4 * PAGE_SIZE,

@@ -12,6 +12,7 @@
 //! | Rule | Where | In one line |
 //! |---|---|---|
 //! | `pou-shadow` | [`memory`] | data writes reach the PoU only when cleaned; until then the I-side refills old bytes |
+//! | `recycled-frame` | [`memory`] | a freed and reallocated frame is zeroed on the data side only; its old bytes stay at the PoU |
 //! | `icache-no-snoop` | [`cache`] | per-core I-caches never see data writes; unbounded, never evict |
 //! | `prefetch-window` | [`cache`] | up to N instructions fetched ahead, kept until a context synchronization event |
 //! | `maintenance-completes-at-dsb` | [`maintenance`] | `DC`/`IC` take effect at the issuing core's next covering `DSB` |
@@ -23,6 +24,12 @@
 //!
 //! The data side is coherent and sequentially consistent: weak memory ordering is not
 //! modelled (the bug class of interest is instruction-side staleness).
+//!
+//! Not modelled, on purpose: weak memory ordering, TLB maintenance (page-table changes take
+//! effect at once), PAN, SP alignment checks, watchpoints, EL2/EL3, AArch32 at EL0,
+//! pointer authentication and BTI (their hints execute as `NOP`), floating-point and SIMD
+//! arithmetic (only the moves, loads/stores and population count GCC emits for integer
+//! code; the rest is an undefined-instruction exception), SVE.
 //!
 //! # Using it (the contract with `rtap-kmod`'s tests)
 //!

@@ -101,8 +101,13 @@ impl<A: Arch> Machine<A> {
     // ----- physical memory -----
 
     /// Allocates `len` bytes (rounded up to pages) of zeroed, physically contiguous memory.
+    /// A single page may be a recycled frame (rule `recycled-frame`): zeroed on the data side,
+    /// its old contents still at the PoU unless every core has `CTR_EL0.IDC`.
     pub fn alloc_phys(&mut self, len: u64) -> Pa {
-        self.sys.mem.alloc(len.div_ceil(PAGE_SIZE).max(1) as usize)
+        let idc = (0..self.cores()).all(|c| self.sys.cpu(c).cache_type().idc);
+        self.sys
+            .mem
+            .alloc(len.div_ceil(PAGE_SIZE).max(1) as usize, idc)
     }
 
     /// Frees one page of physical memory.

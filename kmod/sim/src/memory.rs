@@ -65,17 +65,40 @@ pub enum PhysError {
 #[derive(Default)]
 pub struct PhysMemory {
     frames: Vec<Option<Frame>>,
-    free: Vec<usize>,
+    /// Freed frames with what they held, for rule `recycled-frame`.
+    free: Vec<(usize, Frame)>,
 }
 
 impl PhysMemory {
     /// Allocates `pages` physically contiguous zeroed frames and returns the first one's address.
     /// Freed frames are reused only for single-page allocations, so contiguity always holds.
-    pub fn alloc(&mut self, pages: usize) -> Pa {
+    ///
+    /// **Rule `recycled-frame`:** a reused frame is zeroed by data writes, so with
+    /// `zeroing_reaches_pou == false` (a core without `CTR_EL0.IDC`) its PoU image keeps
+    /// the previous contents until cleaned, and the record of which cores fetched from it
+    /// survives (their I-caches may still hold its old lines). A page allocator hands out such
+    /// hot pages; executing one without maintenance runs the old instructions.
+    pub fn alloc(&mut self, pages: usize, zeroing_reaches_pou: bool) -> Pa {
         if pages == 1
-            && let Some(idx) = self.free.pop()
+            && let Some((idx, old)) = self.free.pop()
         {
-            self.frames[idx] = Some(Frame::new());
+            let mut frame = Frame::new();
+            frame.fetched_by = old.fetched_by;
+            if !zeroing_reaches_pou {
+                let mut pou = old.data.clone();
+                if let Some(old_pou) = &old.pou {
+                    for granule in 0..GRANULES_PER_PAGE {
+                        if old.is_dirty(granule) {
+                            let range = granule * POU_GRANULE as usize
+                                ..(granule + 1) * POU_GRANULE as usize;
+                            pou[range.clone()].copy_from_slice(&old_pou[range]);
+                        }
+                    }
+                }
+                frame.pou = Some(pou);
+                frame.dirty = [u64::MAX; GRANULES_PER_PAGE / 64];
+            }
+            self.frames[idx] = Some(frame);
             return idx as u64 * PAGE_SIZE;
         }
         let first = self.frames.len();
@@ -83,21 +106,19 @@ impl PhysMemory {
         first as u64 * PAGE_SIZE
     }
 
-    /// Returns a frame to the allocator. Its contents are forgotten; a core's I-cache may
-    /// still hold lines of it (as on hardware), which is why a reused frame needs maintenance
-    /// before it is executed again.
+    /// Returns a frame to the allocator (rule `recycled-frame`: what it held is kept for the
+    /// PoU image of its next use; a core's I-cache may still hold lines of it, as on hardware).
     pub fn free(&mut self, pa: Pa) -> Result<(), PhysError> {
         if !pa.is_multiple_of(PAGE_SIZE) {
             return Err(PhysError::Unaligned(pa));
         }
         let idx = (pa / PAGE_SIZE) as usize;
-        match self.frames.get_mut(idx) {
-            Some(slot @ Some(_)) => {
-                *slot = None;
-                self.free.push(idx);
+        match self.frames.get_mut(idx).and_then(Option::take) {
+            Some(frame) => {
+                self.free.push((idx, frame));
                 Ok(())
             }
-            _ => Err(PhysError::Unbacked(pa)),
+            None => Err(PhysError::Unbacked(pa)),
         }
     }
 
@@ -224,7 +245,7 @@ mod tests {
     #[test]
     fn pou_shadow_keeps_old_bytes_until_clean() {
         let mut mem = PhysMemory::default();
-        let pa = mem.alloc(1);
+        let pa = mem.alloc(1, false);
         mem.write_clean(pa + 32, &[1, 2, 3, 4]).unwrap();
         mem.write(pa + 32, &[9, 9, 9, 9], true).unwrap();
         let mut buf = [0; 4];
@@ -246,7 +267,7 @@ mod tests {
     #[test]
     fn untracked_writes_reach_the_pou_at_once() {
         let mut mem = PhysMemory::default();
-        let pa = mem.alloc(1);
+        let pa = mem.alloc(1, false);
         mem.write(pa, &[5; 8], false).unwrap();
         let mut buf = [0; 8];
         mem.read_pou(pa, &mut buf).unwrap();
@@ -257,7 +278,7 @@ mod tests {
     #[test]
     fn unbacked_and_freed_frames_are_errors() {
         let mut mem = PhysMemory::default();
-        let pa = mem.alloc(2);
+        let pa = mem.alloc(2, false);
         let mut buf = [0; 4];
         assert_eq!(
             mem.read(pa + 3 * PAGE_SIZE, &mut buf),
@@ -265,6 +286,32 @@ mod tests {
         );
         mem.free(pa + PAGE_SIZE).unwrap();
         assert!(mem.read(pa + PAGE_SIZE, &mut buf).is_err());
-        assert_eq!(mem.alloc(1), pa + PAGE_SIZE);
+        assert_eq!(mem.alloc(1, false), pa + PAGE_SIZE);
+    }
+
+    #[test]
+    fn recycled_frame_keeps_old_bytes_at_the_pou() {
+        let mut mem = PhysMemory::default();
+        let pa = mem.alloc(1, false);
+        mem.write_clean(pa, &[1, 2, 3, 4]).unwrap();
+        mem.write(pa + 100, &[7], true).unwrap(); // dirty: the PoU holds 0 there
+        mem.mark_fetched(pa, 2);
+        mem.free(pa).unwrap();
+        assert_eq!(mem.alloc(1, false), pa);
+        let mut buf = [0; 4];
+        mem.read(pa, &mut buf).unwrap();
+        assert_eq!(buf, [0; 4], "the data side is zeroed");
+        mem.read_pou(pa, &mut buf).unwrap();
+        assert_eq!(buf, [1, 2, 3, 4], "the PoU still holds the old page");
+        mem.read_pou(pa + 100, &mut buf[..1]).unwrap();
+        assert_eq!(
+            buf[0], 0,
+            "the old page's own PoU image, not its unclean data"
+        );
+        assert_eq!(mem.fetched_by(pa), 1 << 2);
+        mem.free(pa).unwrap();
+        assert_eq!(mem.alloc(1, true), pa);
+        mem.read_pou(pa, &mut buf).unwrap();
+        assert_eq!(buf, [0; 4], "zeroing reached the PoU (IDC)");
     }
 }
