@@ -9,7 +9,8 @@
 //! [`crate::Arch::concurrent_modification_safe`]).
 //!
 //! A core *may execute* a word when the word is in its I-cache (it has fetched the line and
-//! nobody invalidated it), in its prefetch window, or in the I-cache line holding its PC.
+//! nobody invalidated it), in its prefetch window, or in the I-cache line holding its PC
+//! ([`crate::CheckerScope::Pipeline`] drops the I-cache criterion).
 //! Cores parked by the host ([`crate::Machine::park`]) and halted cores are not running:
 //! this is how a stop-all-CPUs protocol makes a non-B2.2.5 patch legal.
 

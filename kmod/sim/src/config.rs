@@ -86,6 +86,22 @@ pub struct MachineConfig {
     pub cache_types: Vec<CacheType>,
     /// Hardware breakpoints per core (`ID_AA64DFR0_EL1.BRPs + 1`).
     pub breakpoints: usize,
+    /// What counts as "may execute" for the cross-modification checker.
+    pub checker_scope: CheckerScope,
+}
+
+/// Which cores the cross-modification checker considers exposed to a modified word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckerScope {
+    /// The word is in the core's I-cache, in its prefetch window, or in the I-cache line of
+    /// its PC: any line the core ever fetched and nobody invalidated may be fetched again
+    /// at any time. The strict reading, and the default.
+    #[default]
+    CacheOrPipeline,
+    /// Only the prefetch window and the PC's line: for hosts that rewrite memory no core can
+    /// branch to (a free XOL slot) without stopping the cores that once executed it, as
+    /// Linux does, relying on the maintenance before the memory becomes live again.
+    Pipeline,
 }
 
 impl Default for MachineConfig {
@@ -97,6 +113,7 @@ impl Default for MachineConfig {
             prefetch_depth: 8,
             cache_types: Vec::new(),
             breakpoints: 6,
+            checker_scope: CheckerScope::default(),
         }
     }
 }

@@ -91,7 +91,7 @@ pub mod system;
 pub use arch::aarch64::{self, A64Machine, Aarch64};
 pub use arch::{Arch, CallSetup};
 pub use checker::{CrossModification, Exposure};
-pub use config::{CacheType, ConfigError, IcacheIndexing, MachineConfig};
+pub use config::{CacheType, CheckerScope, ConfigError, IcacheIndexing, MachineConfig};
 pub use elf::{LoadError, LoadedImage, load_elf};
 pub use host::{Host, Resume};
 pub use machine::{CallError, Machine, RunExit};

@@ -6,7 +6,7 @@
 
 use crate::cache::{ICache, Prefetch};
 use crate::checker::{Checker, CrossModification, Exposure};
-use crate::config::{CacheType, MachineConfig};
+use crate::config::{CacheType, CheckerScope, MachineConfig};
 use crate::maintenance::{BarrierKind, DcOp, Pending};
 use crate::memory::{PAGE_SIZE, POU_GRANULE, Pa, PhysMemory};
 use crate::mmu::{self, Access, AddressSpace, FaultKind, MemFault, Perms, Pte, SpaceId};
@@ -133,6 +133,7 @@ pub struct System {
     generation: u64,
     pub(crate) cpus: Vec<CoreUarch>,
     prefetch_depth: usize,
+    checker_scope: CheckerScope,
     monitors_armed: u64,
     pub(crate) checker: Checker,
     concurrent_modification_safe: fn(u32, u32) -> bool,
@@ -154,6 +155,7 @@ impl System {
                 .map(|c| CoreUarch::new(config.cache_type(c)))
                 .collect(),
             prefetch_depth: config.prefetch_depth,
+            checker_scope: config.checker_scope,
             monitors_armed: 0,
             checker: Checker::default(),
             concurrent_modification_safe,
@@ -469,7 +471,7 @@ impl System {
         if cpu.prefetch.holds(pa) {
             return Some(Exposure::Prefetch);
         }
-        if cpu.icache.holds(pa) {
+        if self.checker_scope == CheckerScope::CacheOrPipeline && cpu.icache.holds(pa) {
             return Some(Exposure::ICache);
         }
         let line = cpu.icache.line_size();

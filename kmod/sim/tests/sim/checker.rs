@@ -212,3 +212,33 @@ fn stop_machine_by_ipi_waits_for_cores_with_interrupts_masked() {
         host.parked_at
     );
 }
+
+#[test]
+fn pipeline_scope_ignores_lines_only_cached() {
+    // Core 1 ran the code at 0x800 once and moved on to the loop: the line stays in its
+    // I-cache. Rewriting it counts under the default scope, not under `Pipeline`.
+    let Some(once) = assemble(&format!("nop\nnop\nb .+{}", LOOP as i64 - 0x808)) else {
+        return;
+    };
+    let Some(spin) = assemble("1: nop\nadd x0, x0, #1\nb 1b") else {
+        return;
+    };
+    for (scope, flagged) in [
+        (rtap_armsim::CheckerScope::CacheOrPipeline, 1),
+        (rtap_armsim::CheckerScope::Pipeline, 0),
+    ] {
+        let mut rig = Rig::new(rtap_armsim::MachineConfig {
+            checker_scope: scope,
+            ..rtap_armsim::MachineConfig::default()
+        });
+        rig.load(0x800, &once);
+        rig.load(LOOP, &spin);
+        rig.start_el1(1, 0x800);
+        rig.start_el1(0, 0);
+        rig.m.halt(0);
+        rig.m.run(&mut no_exceptions, 200);
+        rig.m.isb(1); // an interrupt came and went: the prefetch window is gone, the I-cache not
+        rig.m.write_u32(0, ALIAS + 0x804, 0xd100_0400).unwrap();
+        assert_eq!(rig.m.cross_modifications().len(), flagged, "{scope:?}");
+    }
+}
