@@ -11,3 +11,4 @@ mod fuzz;
 mod harness;
 mod ldst;
 mod loader;
+mod scheduler;
