@@ -169,3 +169,33 @@ fn simulator_matches_qemu_on_the_corpus() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn threads_interleave_on_every_core() {
+    if !have("aarch64-linux-gnu-gcc") {
+        eprintln!("!!! SKIPPED: aarch64-linux-gnu-gcc not found; run tools/setup !!!");
+        return;
+    }
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("armsim-threads");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let binary = scratch.join("threads");
+    build(&corpus_dir().join("threads.c"), "-O2", &binary).unwrap();
+    let elf = std::fs::read(&binary).unwrap();
+    let mut m = A64Machine::new(MachineConfig {
+        max_quantum: 5,
+        ..MachineConfig::default()
+    })
+    .unwrap();
+    let (mut process, _) = LinuxUser::spawn(&mut m, 0, &elf).unwrap();
+    m.run(&mut process, MAX_STEPS);
+    assert_eq!(
+        process.exit_code,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&process.stdout)
+    );
+    assert!(
+        (1..4).all(|core| m.steps(core) > 10_000),
+        "every thread ran on its own core"
+    );
+}

@@ -1,6 +1,7 @@
 //! A minimal Linux user-space personality for AArch64: enough system calls for static
-//! test programs (`write`, `exit`, `exit_group`, `brk`, anonymous `mmap`/`munmap`, and a few
-//! identity calls), so the same binaries run here and under `qemu-aarch64`.
+//! test programs (`write`, `exit`, `exit_group`, `brk`, anonymous `mmap`/`munmap`, `clone`
+//! of threads — one per free core — and a few identity calls), so the same binaries run
+//! here and under `qemu-aarch64`.
 //!
 //! [`LinuxUser`] is a [`Host`]; a probe-engine test that needs both probes and system calls
 //! wraps it and forwards `SVC`s to [`LinuxUser::syscall`].
@@ -131,6 +132,8 @@ impl LinuxUser {
             178 => 1 + core as i64,
             // brk
             214 => self.brk(m, a0) as i64,
+            // clone: threads only (CLONE_VM | CLONE_THREAD), each on a free core.
+            220 => self.clone_thread(m, core, frame, a0, a1),
             // munmap
             215 => match m.unmap(self.space, a0, a1) {
                 Ok(()) => 0,
@@ -142,6 +145,35 @@ impl LinuxUser {
         };
         frame.x[0] = result as u64;
         Resume::Return
+    }
+
+    /// `clone(flags, stack, ...)` for a thread: the child runs on the lowest-numbered halted
+    /// core with the parent's registers, `X0 = 0` and SP = `stack`; the parent gets the child's
+    /// thread id (1 + core). Anything but a thread (no `CLONE_VM`/`CLONE_THREAD`) is refused.
+    fn clone_thread(
+        &mut self,
+        m: &mut A64Machine,
+        core: CoreId,
+        frame: &Regs,
+        flags: u64,
+        stack: u64,
+    ) -> i64 {
+        const CLONE_VM: u64 = 0x100;
+        const CLONE_THREAD: u64 = 0x10000;
+        const EAGAIN: i64 = 11;
+        if flags & (CLONE_VM | CLONE_THREAD) != CLONE_VM | CLONE_THREAD {
+            return -EINVAL;
+        }
+        let Some(child) = (0..m.cores()).find(|&c| c != core && !m.is_running(c)) else {
+            return -EAGAIN;
+        };
+        let mut regs = frame.clone();
+        regs.x[0] = 0;
+        regs.sp_el0 = stack;
+        m.set_user_space(child, Some(self.space));
+        m.core_mut(child).regs = regs;
+        m.start(child);
+        1 + child as i64
     }
 
     fn brk(&mut self, m: &mut A64Machine, want: u64) -> u64 {
