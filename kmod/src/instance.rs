@@ -123,6 +123,14 @@ impl<'a> Instances<'a> {
             .any(|i| i.owner.load(Ordering::Relaxed) == owner + 1)
     }
 
+    /// How many returns `owner` has recorded.
+    pub fn count(&self, owner: u64) -> usize {
+        self.pool
+            .iter()
+            .filter(|i| i.owner.load(Ordering::Relaxed) == owner + 1)
+            .count()
+    }
+
     /// The returns to handle for a trampoline hit by `owner` with stack pointer `sp`, most
     /// recent first, passed to `each`; returns the address to continue at.
     ///

@@ -24,7 +24,7 @@ use crate::hit::{Fatal, Hit, Outcome, ReturnHit};
 use crate::instance::{Instance, Instances};
 use crate::patch::{self, TextChange};
 use crate::percpu::LocalCell;
-use crate::platform::{Platform, ProcessId, Space, Task, ThreadId};
+use crate::platform::{Platform, ProcessId, Space, TEXT_BLOCK_SIZE, Task, ThreadId};
 use crate::sync::SpinLock;
 use crate::table::{Entry, Handle, Table};
 use crate::uretprobe;
@@ -265,31 +265,19 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
     }
 
     /// Forgets a thread that has exited (its recorded returns, a step it never finished).
-    pub fn thread_exited(&self, p: &P, thread: ThreadId) {
+    pub fn thread_exited(&self, thread: ThreadId) {
         self.instances.forget(u64::from(thread.0));
-        if let Some(state) = self
-            .threads
-            .iter()
-            .find(|t| t.thread.load(Ordering::Acquire) == u64::from(thread.0) + 1)
-        {
-            if let ThreadStep::Stepping { slot, .. } = state.step.get() {
-                let _ = p;
-                if let Some(area) = self.area_holding(slot) {
-                    area.put_slot::<P, A>(slot);
-                }
+        if let Some(state) = self.thread_state(thread) {
+            if let ThreadStep::Stepping { slot, .. } = state.step.get()
+                && let Some(area) = self
+                    .areas
+                    .all()
+                    .find(|a| (a.base()..a.base() + TEXT_BLOCK_SIZE).contains(&slot))
+            {
+                area.put_slot::<P, A>(slot);
             }
-            state.step.set(ThreadStep::Running);
-            state.thread.store(0, Ordering::Release);
+            self.release_thread_state(state);
         }
-    }
-
-    fn area_holding(&self, slot: u64) -> Option<&'a XolArea> {
-        self.areas_iter()
-            .find(|a| (a.base()..a.base() + crate::platform::TEXT_BLOCK_SIZE).contains(&slot))
-    }
-
-    fn areas_iter(&self) -> impl Iterator<Item = &'a XolArea> {
-        self.areas.all()
     }
 
     /// Whether `thread` is between a uprobe's trap and its step's completion: the platform
@@ -369,7 +357,7 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
                     probe: handle,
                 });
                 if probe.ret {
-                    uretprobe::entry_hit(self, p, task, handle, probe, regs);
+                    uretprobe::entry_hit(self, task, handle, probe, regs);
                 }
             }
         }

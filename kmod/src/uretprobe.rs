@@ -15,13 +15,11 @@ pub const MAX_DEPTH: usize = 64;
 /// At the entry of a uretprobe's function: record the return and hijack LR.
 pub(crate) fn entry_hit<'a, P: Platform, A: Arch<P>>(
     uprobes: &Uprobes<'a, P, A>,
-    p: &P,
     task: Task,
     handle: Handle,
     probe: &Uprobe<'a, P, A>,
     regs: &mut A::Regs,
 ) {
-    let _ = p;
     let Some(trampoline) = uprobes.areas().find(task.process).map(|a| a.base()) else {
         uprobes.count_missed(probe);
         return;
@@ -32,7 +30,8 @@ pub(crate) fn entry_hit<'a, P: Platform, A: Arch<P>>(
         return_address: A::return_address(regs),
         stack_pointer: A::stack_pointer(regs),
     };
-    if uprobes.instances.push(u64::from(task.thread.0), record) {
+    let owner = u64::from(task.thread.0);
+    if uprobes.instances.count(owner) < MAX_DEPTH && uprobes.instances.push(owner, record) {
         A::set_return_address(regs, trampoline);
     } else {
         uprobes.count_missed(probe);

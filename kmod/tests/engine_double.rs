@@ -505,7 +505,7 @@ struct UStore<'a> {
     entries: [Entry<Uprobe<'a, Double, A>>; 8],
     threads: [ThreadState<SlotEntry>; 4],
     areas: [XolArea; 2],
-    instances: [Instance; 8],
+    instances: [Instance; 80],
 }
 
 impl UStore<'_> {
@@ -514,7 +514,7 @@ impl UStore<'_> {
             entries: Default::default(),
             threads: Default::default(),
             areas: Default::default(),
-            instances: Default::default(),
+            instances: std::array::from_fn(|_| Instance::new()),
         }
     }
 }
@@ -814,4 +814,36 @@ fn engine_claims_its_breakpoints_and_separates_modes() {
     engine.kprobes.unregister(&p, &[probe]).unwrap();
     engine.shutdown(&p);
     assert!(p.claimed().is_empty());
+}
+
+/// Recursion through a uretprobe is recorded 64 levels deep (Linux `MAX_URETPROBE_DEPTH`);
+/// deeper calls run their entry handler but return normally and count as missed.
+#[test]
+fn uretprobe_recursion_depth_is_limited() {
+    let p = Double::new(1, CTR_A72);
+    p.load_text(Space::User(PROCESS), U, &UTEXT);
+    p.on(0, thread(5));
+    let store = UStore::new();
+    let uprobes = Uprobes::new(
+        &store.entries,
+        &store.threads,
+        &store.areas,
+        &store.instances,
+    );
+    let counter = UCounter::default();
+    let probe = uprobes.register(&p, uspec(U, &counter, true)).unwrap();
+    uprobes.arm(&p, &[probe]).unwrap();
+    let area = uprobes.xol_area(PROCESS).unwrap();
+    for depth in 0..65u64 {
+        let mut regs = user_regs(U);
+        regs.sp -= 64 * depth;
+        regs.regs[30] = U + 0x100 + depth;
+        uprobes.handle(&p, Breakpoint::Uprobe, &mut regs);
+        let hijacked = regs.lr() == area;
+        assert_eq!(hijacked, depth < 64, "depth {depth}");
+        regs.pc += 4;
+        uprobes.handle(&p, Breakpoint::UprobeStep, &mut regs);
+    }
+    assert_eq!(uprobes.nmissed(probe), Some(1));
+    assert_eq!(counter.hits.load(Ordering::Relaxed), 65);
 }

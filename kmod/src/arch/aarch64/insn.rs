@@ -3,8 +3,9 @@
 //!
 //! A64 instructions are always stored little-endian, whatever the data endianness
 //! (Arm ARM B2.6.2 "Instruction endianness"); Linux fixed two big-endian bugs by forgetting
-//! this (arm-probes.md §6 #13). Every word read from or written to text memory in this crate
-//! goes through [`from_le_bytes`] / [`to_le_bytes`].
+//! this (arm-probes.md §6 #13). The engine handles instruction *values*: the platform's
+//! `read_insn`/`write_insn` convert to and from the little-endian memory representation
+//! (Linux `le32_to_cpu`/`cpu_to_le32`).
 
 /// Size of every A64 instruction in bytes.
 pub const INSN_SIZE: u64 = 4;
@@ -56,16 +57,6 @@ pub const fn branch(from: u64, to: u64) -> Option<u32> {
         return None;
     }
     Some(0x1400_0000 | (((offset >> 2) as u32) & 0x03ff_ffff))
-}
-
-/// Reads an instruction word from its memory representation.
-pub const fn from_le_bytes(bytes: [u8; 4]) -> u32 {
-    u32::from_le_bytes(bytes)
-}
-
-/// The memory representation of an instruction word.
-pub const fn to_le_bytes(insn: u32) -> [u8; 4] {
-    insn.to_le_bytes()
 }
 
 /// Bits `hi..=lo` of `insn`, right-aligned.
