@@ -9,6 +9,9 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use crate::arch::Arch;
+use crate::hit::{Fatal, Outcome};
+use crate::platform::Platform;
 use crate::table::Handle;
 
 /// One recorded return. All fields are written by the owning thread after it claimed the
@@ -167,6 +170,18 @@ impl<'a> Instances<'a> {
                     .compare_exchange(owner + 1, 0, Ordering::Release, Ordering::Relaxed);
         }
     }
+}
+
+/// Continues a trampoline hit at the return address [`Instances::unwind`] found (LR too, so
+/// the context looks as if the function had returned normally); none found is fatal.
+pub fn finish_return<P: Platform, A: Arch<P>>(regs: &mut A::Regs, next: Option<u64>) -> Outcome {
+    let Some(addr) = next else {
+        return Outcome::Fatal(Fatal::NoReturnRecorded);
+    };
+    A::set_pc(regs, addr);
+    A::set_return_address(regs, addr);
+    A::finish_in_place(regs);
+    Outcome::Handled
 }
 
 #[cfg(test)]

@@ -16,14 +16,14 @@
 //! counted in `nmissed`, runs no handler, and its instruction is still carried out; a probe
 //! hit while a CPU steps is unrecoverable.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::{Arch, Breakpoint, Mode};
 use crate::error::ProbeError;
 use crate::hit::{Fatal, Hit, Outcome};
 use crate::instance::Instances;
 use crate::kretprobe::{self, KretprobeHandler};
-use crate::patch::{self, TextChange};
+use crate::patch::{self, ArmTarget, Arming};
 use crate::percpu::PerCpu;
 use crate::platform::{Platform, Space};
 use crate::sync::SpinLock;
@@ -65,11 +65,7 @@ pub struct Kprobe<'a, P: Platform, A: Arch<P>> {
     plan: A::Plan,
     slot: Option<u64>,
     pub(crate) handler: Handler<'a, P, A>,
-    /// Whether hits are accepted. Raised before the breakpoint is written and lowered after
-    /// it is removed: a breakpoint of ours must never be seen without it ("not mine").
-    armed: AtomicBool,
-    /// Whether the text holds the breakpoint (changed only under the lock).
-    patched: AtomicBool,
+    arming: Arming,
     pub(crate) nmissed: AtomicU64,
 }
 
@@ -187,8 +183,7 @@ impl<'a, P: Platform, A: Arch<P>> Kprobes<'a, P, A> {
             plan,
             slot,
             handler: spec.handler,
-            armed: AtomicBool::new(false),
-            patched: AtomicBool::new(false),
+            arming: Arming::new(),
             nmissed: AtomicU64::new(0),
         };
         self.table.insert(addr, probe).map_err(|probe| {
@@ -215,39 +210,21 @@ impl<'a, P: Platform, A: Arch<P>> Kprobes<'a, P, A> {
         if probes.iter().any(|h| self.table.get(*h, false).is_none()) {
             return Err(ProbeError::UnknownProbe);
         }
-        let brk = A::breakpoint(Breakpoint::Kprobe);
-        let targets = probes.iter().filter_map(|h| self.table.get(*h, false));
-        let changes = targets
-            .clone()
-            .filter(|k| k.patched.load(Ordering::Relaxed) != arm)
-            .map(|k| {
-                let (old, new) = if arm { (k.insn, brk) } else { (brk, k.insn) };
-                TextChange {
-                    space: Space::Kernel,
-                    addr: k.addr,
-                    old,
-                    new,
-                }
+        let targets = probes
+            .iter()
+            .filter_map(|h| self.table.get(*h, false))
+            .map(|k| ArmTarget {
+                arming: &k.arming,
+                space: Space::Kernel,
+                addr: k.addr,
+                insn: k.insn,
             });
-        if arm {
-            targets
-                .clone()
-                .for_each(|k| k.armed.store(true, Ordering::Release));
-        }
-        if let Err(err) = patch::apply::<P, A, _>(p, changes) {
-            if arm {
-                targets
-                    .clone()
-                    .filter(|k| !k.patched.load(Ordering::Relaxed))
-                    .for_each(|k| k.armed.store(false, Ordering::Release));
-            }
-            return Err(err.into());
-        }
-        for k in targets {
-            k.patched.store(arm, Ordering::Relaxed);
-            k.armed.store(arm, Ordering::Release);
-        }
-        Ok(())
+        Ok(patch::set_armed::<P, A, _>(
+            p,
+            targets,
+            A::breakpoint(Breakpoint::Kprobe),
+            arm,
+        )?)
     }
 
     /// Disarms and removes probes.
@@ -294,8 +271,7 @@ impl<'a, P: Platform, A: Arch<P>> Kprobes<'a, P, A> {
 
     fn hit(&self, p: &P, regs: &mut A::Regs) -> Outcome {
         let addr = A::pc(regs);
-        let Some((handle, probe)) = self.table.find(addr, |k| k.armed.load(Ordering::Acquire))
-        else {
+        let Some((handle, probe)) = self.table.find(addr, |k| k.arming.armed()) else {
             return self.not_found(p, addr);
         };
         let cpu = self.cpu(p);
@@ -436,24 +412,10 @@ impl<'a, P: Platform, A: Arch<P>> Kprobes<'a, P, A> {
     /// The `BRK #KPROBE_SS` at the end of a slot: accepted only from the slot this CPU is
     /// stepping (Linux `kprobe_ss_brk_handler()`).
     fn step_done(&self, p: &P, regs: &mut A::Regs) -> Outcome {
-        let cpu = self.cpu(p);
-        let state = cpu.get();
-        if !matches!(state.current.status, Status::Stepping | Status::Reenter) {
-            return Outcome::NotMine;
-        }
-        let Some(handle) = state.current.probe else {
+        let Some((handle, probe, entry)) = self.stepping_at(p, regs, 4) else {
             return Outcome::NotMine;
         };
-        let Some(probe) = self.table.get(handle, true) else {
-            return Outcome::NotMine;
-        };
-        let Some(slot) = probe.slot else {
-            return Outcome::NotMine;
-        };
-        if A::pc(regs) != slot + 4 {
-            return Outcome::NotMine;
-        }
-        A::leave_slot(regs, state.current.entry, probe.addr + 4);
+        A::leave_slot(regs, entry, probe.addr + 4);
         self.complete(p, handle, probe, regs)
     }
 
@@ -463,20 +425,32 @@ impl<'a, P: Platform, A: Arch<P>> Kprobes<'a, P, A> {
     /// the fault is handled as if taken there and the probe hits again when the instruction is
     /// retried (Linux `kprobe_fault_handler()`). Returns whether it did.
     pub fn fault(&self, p: &P, regs: &mut A::Regs) -> bool {
-        let cpu = self.cpu(p);
-        let state = cpu.get();
-        if !matches!(state.current.status, Status::Stepping | Status::Reenter) {
-            return false;
-        }
-        let Some(probe) = state.current.probe.and_then(|h| self.table.get(h, true)) else {
+        let Some((_, probe, entry)) = self.stepping_at(p, regs, 0) else {
             return false;
         };
-        if probe.slot != Some(A::pc(regs)) {
-            return false;
-        }
-        A::leave_slot(regs, state.current.entry, probe.addr);
-        self.unwind_level(cpu);
+        A::leave_slot(regs, entry, probe.addr);
+        self.unwind_level(self.cpu(p));
         true
+    }
+
+    /// The probe this CPU is stepping, if the context's PC is its slot + `at`.
+    fn stepping_at(
+        &self,
+        p: &P,
+        regs: &A::Regs,
+        at: u64,
+    ) -> Option<(Handle, &'a Kprobe<'a, P, A>, A::SlotEntry)> {
+        let state = self.cpu(p).get();
+        if !matches!(state.current.status, Status::Stepping | Status::Reenter) {
+            return None;
+        }
+        let handle = state.current.probe?;
+        let probe = self.table.get(handle, true)?;
+        (probe.slot.map(|slot| slot + at) == Some(A::pc(regs))).then_some((
+            handle,
+            probe,
+            state.current.entry,
+        ))
     }
 
     /// Leaves the current level: back to the interrupted one after a re-entry, else idle.

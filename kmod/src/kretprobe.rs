@@ -7,8 +7,8 @@
 use core::sync::atomic::Ordering;
 
 use crate::arch::Arch;
-use crate::hit::{Fatal, Hit, Outcome, ReturnHit};
-use crate::instance::Record;
+use crate::hit::{Hit, Outcome, ReturnHit};
+use crate::instance::{self, Record};
 use crate::kprobe::{Handler, Kprobe, Kprobes};
 use crate::platform::Platform;
 use crate::table::Handle;
@@ -94,13 +94,5 @@ pub(crate) fn trampoline_hit<P: Platform, A: Arch<P>>(
                 });
             })
     });
-    match next {
-        Some(addr) => {
-            A::set_pc(regs, addr);
-            A::set_return_address(regs, addr);
-            A::finish_in_place(regs);
-            Outcome::Handled
-        }
-        None => Outcome::Fatal(Fatal::NoReturnRecorded),
-    }
+    instance::finish_return::<P, A>(regs, next)
 }

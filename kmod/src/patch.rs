@@ -14,7 +14,7 @@
 //! finished and count past the number of CPUs (W. Cohen 2015: otherwise a CPU still
 //! incrementing never sees its exit condition).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::arch::Arch;
 use crate::platform::{Platform, PlatformError, Space};
@@ -95,6 +95,84 @@ where
             }
             return Err(err);
         }
+    }
+    Ok(())
+}
+
+/// A probe's arming state. `armed` says whether hits are accepted; `patched` whether the
+/// text holds the breakpoint. A breakpoint of ours must never be seen without its probe being
+/// armed (the hit would be "not mine"), so `armed` goes up before the breakpoint is written
+/// and down after it is removed.
+pub struct Arming {
+    armed: AtomicBool,
+    patched: AtomicBool,
+}
+
+impl Arming {
+    pub const fn new() -> Self {
+        Arming {
+            armed: AtomicBool::new(false),
+            patched: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether hits are accepted (read by breakpoint handlers).
+    pub fn armed(&self) -> bool {
+        self.armed.load(Ordering::Acquire)
+    }
+}
+
+impl Default for Arming {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A probe to arm or disarm: its state, where it is, the original word.
+#[derive(Clone, Copy)]
+pub struct ArmTarget<'s> {
+    pub arming: &'s Arming,
+    pub space: Space,
+    pub addr: u64,
+    pub insn: u32,
+}
+
+/// Arms (writes `brk` over) or disarms (restores) every target, in one batch ([`apply`]).
+/// Called under the owner's registration lock.
+pub fn set_armed<'s, P, A, I>(p: &P, targets: I, brk: u32, arm: bool) -> Result<(), PatchError>
+where
+    P: Platform,
+    A: Arch<P>,
+    I: Iterator<Item = ArmTarget<'s>> + Clone,
+{
+    let changes = targets
+        .clone()
+        .filter(|t| t.arming.patched.load(Ordering::Relaxed) != arm)
+        .map(|t| {
+            let (old, new) = if arm { (t.insn, brk) } else { (brk, t.insn) };
+            TextChange {
+                space: t.space,
+                addr: t.addr,
+                old,
+                new,
+            }
+        });
+    if arm {
+        targets
+            .clone()
+            .for_each(|t| t.arming.armed.store(true, Ordering::Release));
+    }
+    if let Err(err) = apply::<P, A, _>(p, changes) {
+        if arm {
+            targets
+                .filter(|t| !t.arming.patched.load(Ordering::Relaxed))
+                .for_each(|t| t.arming.armed.store(false, Ordering::Release));
+        }
+        return Err(err);
+    }
+    for t in targets {
+        t.arming.patched.store(arm, Ordering::Relaxed);
+        t.arming.armed.store(arm, Ordering::Release);
     }
     Ok(())
 }

@@ -16,13 +16,13 @@
 //! stepping (Linux `uprobe_deny_signal()`), so a signal handler never runs, and hits probes,
 //! between the probe's trap and the step's completion.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::{Arch, Breakpoint, Mode};
 use crate::error::ProbeError;
 use crate::hit::{Fatal, Hit, Outcome, ReturnHit};
 use crate::instance::{Instance, Instances};
-use crate::patch::{self, TextChange};
+use crate::patch::{self, ArmTarget, Arming};
 use crate::percpu::LocalCell;
 use crate::platform::{Platform, ProcessId, Space, TEXT_BLOCK_SIZE, Task, ThreadId};
 use crate::sync::SpinLock;
@@ -57,8 +57,7 @@ pub struct Uprobe<'a, P: Platform, A: Arch<P>> {
     plan: A::Plan,
     pub(crate) handler: &'a dyn UprobeHandler<P, A>,
     ret: bool,
-    armed: AtomicBool,
-    patched: AtomicBool,
+    arming: Arming,
     nmissed: AtomicU64,
 }
 
@@ -156,8 +155,7 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
             plan,
             handler: spec.handler,
             ret: spec.ret,
-            armed: AtomicBool::new(false),
-            patched: AtomicBool::new(false),
+            arming: Arming::new(),
             nmissed: AtomicU64::new(0),
         };
         self.table
@@ -181,39 +179,21 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
         if probes.iter().any(|h| self.table.get(*h, false).is_none()) {
             return Err(ProbeError::UnknownProbe);
         }
-        let brk = A::breakpoint(Breakpoint::Uprobe);
-        let targets = probes.iter().filter_map(|h| self.table.get(*h, false));
-        let changes = targets
-            .clone()
-            .filter(|u| u.patched.load(Ordering::Relaxed) != arm)
-            .map(|u| {
-                let (old, new) = if arm { (u.insn, brk) } else { (brk, u.insn) };
-                TextChange {
-                    space: Space::User(u.process),
-                    addr: u.addr,
-                    old,
-                    new,
-                }
+        let targets = probes
+            .iter()
+            .filter_map(|h| self.table.get(*h, false))
+            .map(|u| ArmTarget {
+                arming: &u.arming,
+                space: Space::User(u.process),
+                addr: u.addr,
+                insn: u.insn,
             });
-        if arm {
-            targets
-                .clone()
-                .for_each(|u| u.armed.store(true, Ordering::Release));
-        }
-        if let Err(err) = patch::apply::<P, A, _>(p, changes) {
-            if arm {
-                targets
-                    .clone()
-                    .filter(|u| !u.patched.load(Ordering::Relaxed))
-                    .for_each(|u| u.armed.store(false, Ordering::Release));
-            }
-            return Err(err.into());
-        }
-        for u in targets {
-            u.patched.store(arm, Ordering::Relaxed);
-            u.armed.store(arm, Ordering::Release);
-        }
-        Ok(())
+        Ok(patch::set_armed::<P, A, _>(
+            p,
+            targets,
+            A::breakpoint(Breakpoint::Uprobe),
+            arm,
+        )?)
     }
 
     /// Disarms and removes probes. Threads stepping one of them finish their step: a step
@@ -336,9 +316,9 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
     fn hit(&self, p: &P, regs: &mut A::Regs) -> Outcome {
         let task = p.task();
         let addr = A::pc(regs);
-        let found = self.table.find(addr, |u| {
-            u.process == task.process && u.armed.load(Ordering::Acquire)
-        });
+        let found = self
+            .table
+            .find(addr, |u| u.process == task.process && u.arming.armed());
         let Some((handle, probe)) = found else {
             return self.not_found(p, task, addr);
         };
@@ -423,27 +403,11 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
 
     /// The `BRK #UPROBE_SS` at the end of a slot: only the slot this thread steps counts.
     fn step_done(&self, p: &P, regs: &mut A::Regs) -> Outcome {
-        let task = p.task();
-        let Some(state) = self.thread_state(task.thread) else {
-            return Outcome::NotMine;
-        };
-        let ThreadStep::Stepping {
-            probe_addr,
-            slot,
-            entry,
-        } = state.step.get()
-        else {
-            return Outcome::NotMine;
-        };
-        if A::pc(regs) != slot + 4 {
-            return Outcome::NotMine;
+        if self.end_step(p, regs, 4, 4) {
+            Outcome::Handled
+        } else {
+            Outcome::NotMine
         }
-        A::leave_slot(regs, entry, probe_addr + 4);
-        if let Some(area) = self.areas.find(task.process) {
-            area.put_slot::<P, A>(slot);
-        }
-        self.release_thread_state(state);
-        Outcome::Handled
     }
 
     /// A fault taken by user code; the platform calls this before delivering the signal. If
@@ -452,6 +416,12 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
     /// instruction where it belongs and the probe hits again if it is retried (Linux
     /// `arch_uprobe_abort_xol()`). Returns whether it did.
     pub fn fault(&self, p: &P, regs: &mut A::Regs) -> bool {
+        self.end_step(p, regs, 0, 0)
+    }
+
+    /// If this thread steps a slot and its PC is the slot + `at`, ends the step: continue at
+    /// the probed address + `resume`, free the slot and the thread state.
+    fn end_step(&self, p: &P, regs: &mut A::Regs, at: u64, resume: u64) -> bool {
         let task = p.task();
         let Some(state) = self.thread_state(task.thread) else {
             return false;
@@ -464,10 +434,10 @@ impl<'a, P: Platform, A: Arch<P>> Uprobes<'a, P, A> {
         else {
             return false;
         };
-        if A::pc(regs) != slot {
+        if A::pc(regs) != slot + at {
             return false;
         }
-        A::leave_slot(regs, entry, probe_addr);
+        A::leave_slot(regs, entry, probe_addr + resume);
         if let Some(area) = self.areas.find(task.process) {
             area.put_slot::<P, A>(slot);
         }

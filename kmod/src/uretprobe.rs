@@ -4,7 +4,7 @@
 
 use crate::arch::Arch;
 use crate::hit::{Fatal, Outcome, ReturnHit};
-use crate::instance::Record;
+use crate::instance::{self, Record};
 use crate::platform::{Platform, Task};
 use crate::table::Handle;
 use crate::uprobe::{Uprobe, Uprobes};
@@ -71,13 +71,5 @@ pub(crate) fn trampoline_hit<P: Platform, A: Arch<P>>(
             probe: record.probe,
         });
     });
-    match next {
-        Some(addr) => {
-            A::set_pc(regs, addr);
-            A::set_return_address(regs, addr);
-            A::finish_in_place(regs);
-            Outcome::Handled
-        }
-        None => Outcome::Fatal(Fatal::NoReturnRecorded),
-    }
+    instance::finish_return::<P, A>(regs, next)
 }
