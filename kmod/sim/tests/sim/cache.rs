@@ -357,3 +357,60 @@ fn user_text_is_patched_through_the_linear_map_and_maintained_on_the_user_alias(
     rig.m.isb(0);
     assert_eq!(rig.m.call(&mut panic_host, 0, &setup, 100), Ok(2));
 }
+
+/// One maintenance step of a strategy, as the core that patched executes it.
+fn apply(m: &mut A64Machine, step: &str) {
+    match step {
+        "dc" => m.dc(0, DcOp::Cvau, TEXT + F).unwrap(),
+        "ic" => m.ic_ivau(0, TEXT + F).unwrap(),
+        "dsb" => m.dsb(0, BarrierKind::Full),
+        "dsbst" => m.dsb(0, BarrierKind::Stores),
+        "isb" => m.isb(0),
+        _ => panic!("unknown step {step}"),
+    }
+}
+
+#[test]
+fn maintenance_strategies_against_every_ctr_configuration() {
+    // Expectations derived from the rules by hand (rows: strategy; columns: IDC/DIC = 00,
+    // 10, 01, 11); `true` = the new instruction runs. The function was executed just before
+    // the patch, so its line is in the I-cache and the prefetch window.
+    #[rustfmt::skip]
+    let matrix: [(&str, [bool; 4]); 9] = [
+        ("",                       [false, false, false, false]),
+        ("dc dsb",                 [false, false, false, false]),
+        ("ic dsb isb",             [false, true,  false, true ]),
+        ("dc ic dsb isb",          [false, true,  true,  true ]),
+        ("dc dsb ic dsb",          [false, false, false, false]),
+        ("dc dsb ic dsb isb",      [true,  true,  true,  true ]),
+        ("dsbst isb",              [false, false, false, true ]), // Linux, IDC and DIC
+        ("dsbst ic dsb isb",       [false, true,  false, true ]), // Linux, IDC only
+        ("dc dsb isb",             [false, false, true,  true ]), // Linux, DIC only
+    ];
+    for (strategy, expected) in matrix {
+        for (column, (idc, dic)) in [(false, false), (true, false), (false, true), (true, true)]
+            .into_iter()
+            .enumerate()
+        {
+            let ct = CacheType {
+                idc,
+                dic,
+                ..CacheType::default()
+            };
+            let mut rig = rig_with(MachineConfig {
+                cache_types: vec![ct; 4],
+                ..MachineConfig::default()
+            });
+            assert_eq!(call(&mut rig.m, 0, TEXT + F), 1);
+            patch(&mut rig.m);
+            for step in strategy.split_whitespace() {
+                apply(&mut rig.m, step);
+            }
+            let new = call(&mut rig.m, 0, TEXT + F) == 2;
+            assert_eq!(
+                new, expected[column],
+                "strategy `{strategy}` with IDC={idc} DIC={dic}"
+            );
+        }
+    }
+}
