@@ -12,6 +12,8 @@ pub enum ProbeError {
     AlreadyProbed(u64),
     #[error("the probe table is full")]
     TableFull,
+    #[error("per-CPU state for {have} CPUs, but the platform has {need}")]
+    TooFewCpus { have: usize, need: usize },
     #[error("no such probe")]
     UnknownProbe,
     #[error(transparent)]

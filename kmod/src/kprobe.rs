@@ -151,8 +151,15 @@ impl<'a, P: Platform, A: Arch<P>> Kprobes<'a, P, A> {
         }
     }
 
-    /// Creates the kretprobe trampoline. Call once before registering kretprobes.
+    /// Checks the per-CPU table covers every CPU and creates the kretprobe trampoline. Call
+    /// once before registering probes.
     pub fn init(&self, p: &P) -> Result<(), ProbeError> {
+        if self.cpus.len() < p.cpu_count() {
+            return Err(ProbeError::TooFewCpus {
+                have: self.cpus.len(),
+                need: p.cpu_count(),
+            });
+        }
         let _guard = self.lock.lock();
         if self.trampoline.load(Ordering::Relaxed) == 0 {
             let brk = A::breakpoint(Breakpoint::Kretprobe);

@@ -55,7 +55,8 @@ pub const TEXT_BLOCK_SIZE: u64 = 4096;
 
 /// The engine's view of its host.
 pub trait Platform {
-    /// The CPU this call runs on.
+    /// The CPU this call runs on, always below [`cpu_count`](Self::cpu_count) (the engine
+    /// checks its per-CPU table against that at `init`).
     fn cpu(&self) -> CpuId;
     /// The number of CPUs the per-CPU tables must cover.
     fn cpu_count(&self) -> usize;

@@ -847,3 +847,14 @@ fn uretprobe_recursion_depth_is_limited() {
     assert_eq!(uprobes.nmissed(probe), Some(1));
     assert_eq!(counter.hits.load(Ordering::Relaxed), 65);
 }
+
+#[test]
+fn per_cpu_state_must_cover_every_cpu() {
+    let p = machine(); // 4 CPUs
+    let store = KStore::new(2);
+    let kprobes = kprobes(&store);
+    assert_eq!(
+        kprobes.init(&p),
+        Err(ProbeError::TooFewCpus { have: 2, need: 4 })
+    );
+}
