@@ -10,6 +10,7 @@
 use std::fmt::Debug;
 
 use crate::config::MachineConfig;
+use crate::mmu::VaLayout;
 use crate::system::{CoreId, System};
 
 pub mod aarch64;
@@ -19,7 +20,7 @@ pub mod aarch64;
 pub struct CallSetup {
     /// Address of the function.
     pub entry: u64,
-    /// Integer arguments, in the ISA's argument registers (at most eight).
+    /// Integer arguments, in the ISA's argument registers (at most [`Arch::MAX_CALL_ARGS`]).
     pub args: Vec<u64>,
     /// Address the function returns to; the call ends when the PC reaches it. It is never
     /// fetched, so it need not be mapped.
@@ -40,6 +41,15 @@ pub trait Arch: Sized + 'static {
 
     /// Architecture name, for messages.
     const NAME: &'static str;
+
+    /// How virtual addresses split between user and kernel, and where the linear map is.
+    const LAYOUT: VaLayout;
+
+    /// `e_machine` of the ELF files [`crate::load_elf`] accepts.
+    const ELF_MACHINE: u16;
+
+    /// Most arguments [`Arch::setup_call`] passes in registers.
+    const MAX_CALL_ARGS: usize;
 
     /// State of `core` out of reset.
     fn reset(core: CoreId, config: &MachineConfig) -> Self::State;

@@ -1,11 +1,12 @@
-//! Loading static ELF64 AArch64 executables (`aarch64-linux-gnu-gcc -static`) into an address
-//! space: every `PT_LOAD` segment is mapped with its permissions and its bytes written as if
-//! cleaned to the PoU (the kernel's `set_pte_at` maintenance for fresh executable pages).
+//! Loading static ELF executables (`aarch64-linux-gnu-gcc -static`, `arm-linux-gnueabihf-gcc
+//! -static`) into an address space: every `PT_LOAD` segment is mapped with its permissions and
+//! its bytes written as if cleaned to the PoU (the kernel's `set_pte_at` maintenance for fresh
+//! executable pages).
 
 use std::collections::BTreeMap;
 
-use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
-use object::{Object, ObjectSymbol, elf};
+use object::read::elf::{ElfFile, FileHeader, ProgramHeader};
+use object::{FileKind, Object, ObjectSymbol, elf};
 
 use crate::arch::Arch;
 use crate::machine::Machine;
@@ -15,10 +16,14 @@ use crate::mmu::{MapError, Perms, SpaceId};
 /// Why an ELF file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("not an ELF64 file: {0}")]
+    #[error("not an ELF file: {0}")]
     Parse(#[from] object::Error),
-    #[error("ELF machine {0} is not AArch64 (183)")]
-    Machine(u16),
+    #[error("ELF machine {found} is not {arch} ({want})")]
+    Machine {
+        found: u16,
+        want: u16,
+        arch: &'static str,
+    },
     #[error("segment at {va:#x}: its file range is outside the file")]
     SegmentData { va: u64 },
     #[error("segment at {va:#x}: {source}")]
@@ -28,9 +33,10 @@ pub enum LoadError {
 /// What loading produced.
 #[derive(Debug, Clone, Default)]
 pub struct LoadedImage {
-    /// Entry point.
+    /// Entry point (on ARM, bit 0 set for a Thumb entry).
     pub entry: u64,
-    /// Symbol table (name → address); for tests to find functions and data.
+    /// Symbol table (name → address; on ARM, Thumb functions have bit 0 set); for tests to
+    /// find functions and data.
     pub symbols: BTreeMap<String, u64>,
     /// First address above every loaded segment, page aligned (the initial program break).
     pub end: u64,
@@ -50,19 +56,35 @@ pub fn load_elf<A: Arch>(
     bytes: &[u8],
     user: bool,
 ) -> Result<LoadedImage, LoadError> {
-    let file = ElfFile64::<object::Endianness>::parse(bytes)?;
+    match FileKind::parse(bytes)? {
+        FileKind::Elf32 => load::<A, elf::FileHeader32<object::Endianness>>(m, space, bytes, user),
+        _ => load::<A, elf::FileHeader64<object::Endianness>>(m, space, bytes, user),
+    }
+}
+
+fn load<A: Arch, Elf: FileHeader<Endian = object::Endianness>>(
+    m: &mut Machine<A>,
+    space: SpaceId,
+    bytes: &[u8],
+    user: bool,
+) -> Result<LoadedImage, LoadError> {
+    let file = ElfFile::<Elf>::parse(bytes)?;
     let endian = file.endian();
-    let machine = file.elf_header().e_machine(endian);
-    if machine != elf::EM_AARCH64 {
-        return Err(LoadError::Machine(machine.0));
+    let machine = file.elf_header().e_machine(endian).0;
+    if machine != A::ELF_MACHINE {
+        return Err(LoadError::Machine {
+            found: machine,
+            want: A::ELF_MACHINE,
+            arch: A::NAME,
+        });
     }
     let mut end = 0;
     for ph in file.elf_program_headers() {
         if ph.p_type(endian) != elf::PT_LOAD {
             continue;
         }
-        let va = ph.p_vaddr(endian);
-        let memsz = ph.p_memsz(endian);
+        let va: u64 = ph.p_vaddr(endian).into();
+        let memsz: u64 = ph.p_memsz(endian).into();
         let flags = ph.p_flags(endian).0;
         let perms = Perms {
             read: flags & elf::PF_R.0 != 0,

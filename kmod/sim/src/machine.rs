@@ -40,8 +40,8 @@ pub enum CallError {
     Halted,
     #[error("the host stopped the machine during the call")]
     Stopped,
-    #[error("a call takes at most 8 arguments, not {0}")]
-    TooManyArguments(usize),
+    #[error("a call takes at most {max} arguments, not {given}")]
+    TooManyArguments { given: usize, max: usize },
 }
 
 /// A multi-core machine of ISA `A`.
@@ -57,7 +57,7 @@ impl<A: Arch> Machine<A> {
     /// Builds a machine; all cores start halted, with no user address space.
     pub fn new(config: MachineConfig) -> Result<Machine<A>, ConfigError> {
         config.validate()?;
-        let sys = System::new(&config, A::concurrent_modification_safe);
+        let sys = System::new(&config, A::concurrent_modification_safe, A::LAYOUT);
         let cores = (0..config.cores).map(|c| A::reset(c, &config)).collect();
         Ok(Machine {
             sys,
@@ -135,7 +135,8 @@ impl<A: Arch> Machine<A> {
 
     // ----- address spaces -----
 
-    /// The kernel address space (translates VAs with bit 55 set, on every core).
+    /// The kernel address space (translates the ISA's kernel VAs, see [`crate::Arch::LAYOUT`], on
+    /// every core).
     pub fn kernel_space(&self) -> SpaceId {
         self.sys.kernel_space
     }
@@ -155,7 +156,8 @@ impl<A: Arch> Machine<A> {
         perms: Perms,
     ) -> Result<(), MapError> {
         let kernel = space == self.sys.kernel_space;
-        if crate::mmu::is_kernel_va(va) != kernel || !crate::mmu::is_canonical(va) {
+        let layout = self.sys.layout;
+        if layout.is_kernel(va) != kernel || !layout.is_valid(va) {
             let regime = if kernel { "kernel" } else { "user" };
             return Err(MapError::WrongRegime { va, regime });
         }
@@ -212,7 +214,7 @@ impl<A: Arch> Machine<A> {
     /// The linear-map address of a physical address: a kernel VA that reads and writes it
     /// (never executes it), on every core.
     pub fn linear_alias(&self, pa: Pa) -> u64 {
-        crate::mmu::linear_alias(pa)
+        self.sys.layout.linear_alias(pa)
     }
 
     /// Makes `space` the user address space (TTBR0) of `core`.
@@ -487,8 +489,11 @@ impl<A: Arch> Machine<A> {
         call: &CallSetup,
         max_steps: u64,
     ) -> Result<u64, CallError> {
-        if call.args.len() > 8 {
-            return Err(CallError::TooManyArguments(call.args.len()));
+        if call.args.len() > A::MAX_CALL_ARGS {
+            return Err(CallError::TooManyArguments {
+                given: call.args.len(),
+                max: A::MAX_CALL_ARGS,
+            });
         }
         let saved = A::save(&self.cores[core]);
         let status = self.sys.cpus[core].status;

@@ -1,15 +1,15 @@
 //! Virtual memory: address spaces (page tables) mapping 4 KiB virtual pages to physical
 //! frames with permissions.
 //!
-//! Two translation regimes, as on AArch64 with `TCR_EL1` splitting the address space on
-//! VA bit 55: addresses with bit 55 clear translate through the core's *user* address space
-//! (TTBR0, one per process, shared by its threads), addresses with bit 55 set through the one
-//! *kernel* address space (TTBR1, shared by all cores). Bits 63:48 must all equal bit 55,
-//! else the access faults. One physical frame may be mapped at any number of virtual pages —
+//! Two translation regimes, split as the ISA's [`VaLayout`] says (AArch64: `TCR_EL1` splits
+//! on VA bit 55, bits 63:48 must all equal it; ARMv7: Linux's 3G/1G split at `TASK_SIZE`):
+//! user addresses translate through the core's *user* address space (TTBR0, one per
+//! process, shared by its threads), kernel addresses through the one *kernel* address space
+//! (shared by all cores); any other address faults. One physical frame may be mapped at any number of virtual pages —
 //! an executable alias and a writable alias, as the kernel's fixmap text patching
 //! (`FIX_TEXT_POKE0`) and uprobes' `kmap` of the XOL page do (arm-probes.md §1.14, §4.2).
 //! Besides its page table, the kernel regime has a linear map of all physical memory at
-//! [`LINEAR_MAP_BASE`], read-write and not executable, as Linux does.
+//! [`VaLayout::linear_base`], read-write and not executable, as Linux does.
 
 use rustc_hash::FxHashMap;
 
@@ -161,35 +161,44 @@ impl AddressSpace {
     }
 }
 
-/// Where the kernel's linear map of all physical memory starts (like Linux's `PAGE_OFFSET`).
-/// Explicit kernel mappings in this range take precedence.
-pub const LINEAR_MAP_BASE: u64 = 0xffff_8000_0000_0000;
-/// Size of the linear map: 1 TiB of physical addresses.
-pub const LINEAR_MAP_SIZE: u64 = 1 << 40;
-
-/// The linear-map virtual address of physical address `pa`.
-pub fn linear_alias(pa: Pa) -> u64 {
-    LINEAR_MAP_BASE + pa
+/// How an ISA's virtual address space is split between the two translation regimes, and
+/// where the kernel's linear map of physical memory lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaLayout {
+    /// User addresses are `0..user_end` (TTBR0).
+    pub user_end: u64,
+    /// Kernel addresses are `kernel_start..=va_max` (TTBR1, or the kernel half of TTBR0).
+    pub kernel_start: u64,
+    /// Largest virtual address.
+    pub va_max: u64,
+    /// Where the linear map of all physical memory starts (like Linux's `PAGE_OFFSET`).
+    /// Explicit kernel mappings in this range take precedence.
+    pub linear_base: u64,
+    /// Bytes of physical memory the linear map covers.
+    pub linear_size: u64,
 }
 
-/// The physical address the linear-map address `va` stands for, if `va` is in the linear map.
-pub fn linear_map_pa(va: u64) -> Option<Pa> {
-    va.checked_sub(LINEAR_MAP_BASE)
-        .filter(|&pa| pa < LINEAR_MAP_SIZE)
-}
+impl VaLayout {
+    /// The linear-map virtual address of physical address `pa`.
+    pub fn linear_alias(&self, pa: Pa) -> u64 {
+        self.linear_base + pa
+    }
 
-/// Whether `va` translates through the kernel regime (TTBR1): VA bit 55.
-pub fn is_kernel_va(va: u64) -> bool {
-    va & (1 << 55) != 0
-}
+    /// The physical address the linear-map address `va` stands for, if `va` is in the linear
+    /// map.
+    pub fn linear_map_pa(&self, va: u64) -> Option<Pa> {
+        va.checked_sub(self.linear_base)
+            .filter(|&pa| pa < self.linear_size)
+    }
 
-/// Whether `va` is canonical for a 48-bit address space: bits 63:48 all equal bit 55.
-pub fn is_canonical(va: u64) -> bool {
-    let top = va >> 48;
-    if is_kernel_va(va) {
-        top == 0xffff
-    } else {
-        top == 0
+    /// Whether `va` translates through the kernel regime.
+    pub fn is_kernel(&self, va: u64) -> bool {
+        va >= self.kernel_start && va <= self.va_max
+    }
+
+    /// Whether `va` belongs to either regime (on AArch64: is canonical for 48-bit VAs).
+    pub fn is_valid(&self, va: u64) -> bool {
+        va < self.user_end || self.is_kernel(va)
     }
 }
 
@@ -224,12 +233,14 @@ mod tests {
     }
 
     #[test]
-    fn canonical_addresses_split_on_bit_55() {
-        assert!(is_canonical(0x0000_7fff_ffff_f000));
-        assert!(is_canonical(0xffff_8000_0000_0000));
-        assert!(!is_canonical(0x0001_0000_0000_0000));
-        assert!(!is_canonical(0xff00_8000_0000_0000));
-        assert!(is_kernel_va(0xffff_8000_0000_0000));
+    fn aarch64_canonical_addresses_split_on_bit_55() {
+        let layout = crate::aarch64::LAYOUT;
+        assert!(layout.is_valid(0x0000_7fff_ffff_f000));
+        assert!(layout.is_valid(0xffff_8000_0000_0000));
+        assert!(!layout.is_valid(0x0001_0000_0000_0000));
+        assert!(!layout.is_valid(0xff00_8000_0000_0000));
+        assert!(layout.is_kernel(0xffff_8000_0000_0000));
+        assert!(!layout.is_kernel(0x0000_7fff_ffff_f000));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::checker::{Checker, CrossModification, Exposure};
 use crate::config::{CacheType, CheckerScope, MachineConfig};
 use crate::maintenance::{BarrierKind, DcOp, Pending};
 use crate::memory::{PAGE_SIZE, POU_GRANULE, Pa, PhysMemory};
-use crate::mmu::{self, Access, AddressSpace, FaultKind, MemFault, Perms, Pte, SpaceId};
+use crate::mmu::{self, Access, AddressSpace, FaultKind, MemFault, Perms, Pte, SpaceId, VaLayout};
 
 /// Index of a core.
 pub type CoreId = usize;
@@ -128,6 +128,7 @@ pub struct System {
     pub(crate) mem: PhysMemory,
     pub(crate) spaces: Vec<AddressSpace>,
     pub(crate) kernel_space: SpaceId,
+    pub(crate) layout: VaLayout,
     /// Bumped on every mapping change: invalidates the micro-TLBs (the model's TLB
     /// maintenance is implicit — see `TLBI` in the ISA code).
     generation: u64,
@@ -145,11 +146,13 @@ impl System {
     pub(crate) fn new(
         config: &MachineConfig,
         concurrent_modification_safe: fn(u32, u32) -> bool,
+        layout: VaLayout,
     ) -> System {
         System {
             mem: PhysMemory::default(),
             spaces: vec![AddressSpace::default()],
             kernel_space: SpaceId(0),
+            layout,
             generation: 1,
             cpus: (0..config.cores)
                 .map(|c| CoreUarch::new(config.cache_type(c)))
@@ -209,7 +212,7 @@ impl System {
     }
 
     fn regime(&self, core: CoreId, va: u64) -> Option<&AddressSpace> {
-        if mmu::is_kernel_va(va) {
+        if self.layout.is_kernel(va) {
             self.spaces.get(self.kernel_space.0)
         } else {
             self.cpus[core]
@@ -238,7 +241,7 @@ impl System {
             (tlb.pa_page, tlb.perms)
         } else {
             let fault = |kind| MemFault { va, access, kind };
-            if !mmu::is_canonical(va) {
+            if !self.layout.is_valid(va) {
                 return Err(fault(FaultKind::Translation));
             }
             let pte = self.pte(core, va).ok_or(fault(FaultKind::Translation))?;
@@ -270,21 +273,21 @@ impl System {
     /// Translates without permission checks or TLB side effects (the checker's and the
     /// host's view).
     pub fn lookup(&self, core: CoreId, va: u64) -> Option<Pa> {
-        if !mmu::is_canonical(va) {
+        if !self.layout.is_valid(va) {
             return None;
         }
         self.pte(core, va).map(|pte| pte.pa + va % PAGE_SIZE)
     }
 
     /// The entry translating `va` for `core`: its regime's page table, else the kernel's
-    /// linear map (every allocated frame at [`mmu::LINEAR_MAP_BASE`] + its physical address,
+    /// linear map (every allocated frame at [`VaLayout::linear_base`] + its physical address,
     /// read-write, never executable — Linux's linear map, through which the kernel reaches
     /// user pages and XOL pages: `Platform::linear_alias` in the engine).
     fn pte(&self, core: CoreId, va: u64) -> Option<Pte> {
         if let Some(pte) = self.regime(core, va).and_then(|s| s.lookup(va)) {
             return Some(pte);
         }
-        let pa = mmu::linear_map_pa(va)?;
+        let pa = self.layout.linear_map_pa(va)?;
         self.mem.is_backed(pa).then_some(Pte {
             pa: pa & !(PAGE_SIZE - 1),
             perms: Perms::RW,
@@ -312,6 +315,17 @@ impl System {
             return Ok(word);
         }
         self.refill_prefetch(core, va, el)
+    }
+
+    /// Fetches the 16-bit halfword at `va` (2-byte aligned) for `core` at `el`, for a Thumb
+    /// instruction stream: the half of the aligned word [`System::fetch`] returns (instructions
+    /// are little-endian), so the prefetch window and the I-cache apply unchanged.
+    #[inline]
+    pub fn fetch_half(&mut self, core: CoreId, va: u64, el: u8) -> Result<u16, MemFault> {
+        let word = self
+            .fetch(core, va & !3, el)
+            .map_err(|fault| MemFault { va, ..fault })?;
+        Ok((word >> ((va & 2) * 8)) as u16)
     }
 
     fn refill_prefetch(&mut self, core: CoreId, va: u64, el: u8) -> Result<u32, MemFault> {

@@ -31,7 +31,19 @@ pub use exception::{Exception, ExceptionKind};
 
 use crate::arch::{Arch, CallSetup};
 use crate::config::MachineConfig;
+use crate::mmu::VaLayout;
 use crate::system::{CoreId, System};
+
+/// The AArch64 address space: 48-bit VAs, `TCR_EL1` splitting on bit 55 (user
+/// `0..2^48`, kernel `0xffff_0000_0000_0000..`), the linear map at
+/// `0xffff_8000_0000_0000` covering 1 TiB.
+pub const LAYOUT: VaLayout = VaLayout {
+    user_end: 1 << 48,
+    kernel_start: 0xffff_0000_0000_0000,
+    va_max: u64::MAX,
+    linear_base: 0xffff_8000_0000_0000,
+    linear_size: 1 << 40,
+};
 
 /// PSTATE/SPSR bits (SPSR_EL1 layout, which is also what a frame's `pstate` holds).
 pub mod pstate {
@@ -207,6 +219,9 @@ impl Arch for Aarch64 {
     type Exception = Exception;
 
     const NAME: &'static str = "AArch64";
+    const LAYOUT: VaLayout = LAYOUT;
+    const ELF_MACHINE: u16 = object::elf::EM_AARCH64.0;
+    const MAX_CALL_ARGS: usize = 8;
 
     fn reset(core: CoreId, config: &MachineConfig) -> CoreState {
         CoreState {

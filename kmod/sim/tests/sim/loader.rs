@@ -16,7 +16,7 @@ fn non_elf_and_foreign_elf_files_are_rejected() {
     if cfg!(target_arch = "x86_64") {
         assert!(matches!(
             load_elf(&mut m, space, &own, true),
-            Err(LoadError::Machine(62))
+            Err(LoadError::Machine { found: 62, .. })
         ));
     }
     assert!(LinuxUser::spawn(&mut m, 0, &[0x7f, b'E', b'L', b'F']).is_err());
