@@ -12,7 +12,7 @@
 //! (from the fetch address to the end of the page) through its I-cache into a window, and
 //! executes from the window while the PC stays inside it — straight-line code and branches
 //! that land in the window alike. The window is discarded only by a context
-//! synchronization event (`ISB`, exception entry, exception return): Arm ARM B2.4.4 requires
+//! synchronization event (`ISB`, exception entry, exception return): the Arm ARM's instruction-modification sequence (arm-probes.md §1.15) requires
 //! an `ISB` after `IC IVAU; DSB` before the modified instructions are guaranteed to be
 //! fetched again, and the window is what makes a missing `ISB` observable.
 
@@ -119,7 +119,7 @@ impl ICache {
         self.lines.clear();
     }
 
-    /// Lines that hold `pa` (any colour), as `(key, colour)` pairs.
+    /// Whether some line (of any colour) holds `pa`.
     pub fn holds(&self, pa: Pa) -> bool {
         let base = pa & !(self.line - 1);
         (0..self.colours()).any(|colour| self.lines.contains_key(&(base | colour)))

@@ -57,7 +57,7 @@ pub enum ConfigError {
         what: &'static str,
         size: u64,
     },
-    #[error("core {core}: aliasing VIPT way size {0} must be 1 to 16 pages", .way_size)]
+    #[error("core {core}: aliasing VIPT way size {way_size} must be 1 to 16 pages")]
     WaySize { core: usize, way_size: u64 },
     #[error("prefetch depth {0} is not in 1..={max}", max = crate::cache::MAX_PREFETCH_DEPTH)]
     PrefetchDepth(usize),

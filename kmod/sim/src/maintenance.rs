@@ -4,7 +4,7 @@
 //! executes it: it joins the core's pending queue (its address already translated) and takes
 //! effect when the same core executes a `DSB` that completes it — any `DSB` except the `LD`
 //! kinds completes `DC` operations (they are ordered as stores), only a full `DSB` (not
-//! `ST`, not `LD`) completes `IC` operations. Arm ARM B2.4.4: the maintenance is only
+//! `ST`, not `LD`) completes `IC` operations. Arm ARM "Cache maintenance instructions": the maintenance is only
 //! guaranteed complete after a `DSB`; arm-probes.md §1.15 gives the kernel's sequence.
 //!
 //! **Rule `maintenance-completion-order`:** operations not separated by a `DSB` are unordered;

@@ -3,7 +3,7 @@
 //! The data side is modelled as coherent memory: every core's loads and stores see `data`
 //! immediately. What is *not* immediate is the instruction side's view. The instruction side
 //! refills from the PoU, and a data write reaches the PoU only when it is cleaned there
-//! (`DC CVAU`/`DC CVAC`/`DC CIVAC`, completed by a `DSB`), Arm ARM B2.4.4 "Cache maintenance
+//! (`DC CVAU`/`DC CVAC`/`DC CIVAC`, completed by a `DSB`), Arm ARM "Cache maintenance
 //! requirements for instruction modification" and arm-probes.md §1.15–§1.16.
 //!
 //! **Rule `pou-shadow`:** on the first data write to a PoU granule that is clean, the

@@ -2,11 +2,11 @@
 //!
 //! The host plays EL1's exception handlers: taking an exception saves the interrupted
 //! [`Regs`] as the frame, switches the live core to EL1h with `PSTATE.DAIF` all set and
-//! `PSTATE.SS` clear (Arm ARM D1.10 "Exception entry"), writes `ELR_EL1`, `SPSR_EL1`,
+//! `PSTATE.SS` clear (Arm ARM "Exception entry"), writes `ELR_EL1`, `SPSR_EL1`,
 //! `ESR_EL1` and `FAR_EL1`, and calls the host. `VBAR_EL1` is stored but never used: no
 //! simulated vector code runs.
 //!
-//! Debug (Arm ARM D2): `BRK` always traps. Software step and hardware breakpoints are
+//! Debug (Arm ARM "AArch64 Self-hosted Debug"): `BRK` always traps. Software step and hardware breakpoints are
 //! *debug exceptions*, generated only when enabled from the current EL: always from EL0;
 //! from EL1 only when `MDSCR_EL1.KDE == 1` and `PSTATE.D == 0` (`AArch64.GenerateDebugExceptions`).
 //! A pending interrupt with `PSTATE.I == 0` is taken at an instruction boundary before

@@ -1,4 +1,4 @@
-//! AArch64 synchronous exceptions and their syndromes (`ESR_EL1`, Arm ARM D17.2.37).
+//! AArch64 synchronous exceptions and their syndromes (`ESR_EL1`, Arm ARM register description "ESR_EL1, Exception Syndrome Register (EL1)").
 
 use crate::mmu::{FaultKind, MemFault};
 

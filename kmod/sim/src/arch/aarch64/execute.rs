@@ -182,7 +182,7 @@ impl Cpu<'_> {
 }
 
 /// The hardware breakpoint matching `pc` at `el`, if any (unlinked address match, Arm ARM
-/// D2.9: `DBGBCR.E`, `PMC` selects the ELs, `BT == 0`, `BAS == 0b1111`, `DBGBVR == pc`).
+/// "Breakpoint exceptions": `DBGBCR.E`, `PMC` selects the ELs, `BT == 0`, `BAS == 0b1111`, `DBGBVR == pc`).
 fn breakpoint_match(s: &CoreState, pc: u64, el: u8) -> Option<usize> {
     s.sys
         .dbgbcr
@@ -277,7 +277,7 @@ pub(super) fn step(s: &mut CoreState, sys: &mut System, core: CoreId) -> Option<
     }
 }
 
-/// Top-level decode on `op0` = bits 28:25 (Arm ARM C4.1).
+/// Top-level decode on `op0` = bits 28:25 (Arm ARM "A64 instruction set encoding").
 fn execute(cpu: &mut Cpu, insn: u32) -> Exec {
     match bits(insn, 28, 25) {
         0b1000 | 0b1001 => data_processing_immediate(cpu, insn),

@@ -301,7 +301,7 @@ fn exclusive_or_ordered(cpu: &mut Cpu, insn: u32) -> Exec {
                     bytes[elem as usize..2 * elem as usize]
                         .copy_from_slice(&second[..elem as usize]);
                 }
-                // Arm ARM B2.9: the store happens only if the monitor still covers the address;
+                // Arm ARM "Exclusive access instructions": the store happens only if the monitor still covers the address;
                 // the status is 0 for success, 1 for failure; the monitor is cleared either way.
                 let success = cpu.sys.take_monitor(cpu.core, Some(pa));
                 if success {

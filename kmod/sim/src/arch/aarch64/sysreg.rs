@@ -19,7 +19,7 @@ const COUNTER_FREQUENCY: u64 = 100_000_000;
 /// `MIDR_EL1`: Cortex-A53 r0p4, the core whose errata shaped the kernel's cache code.
 const MIDR: u64 = 0x410f_d034;
 
-/// `CTR_EL0` for a cache type (Arm ARM D17.2.34): RES1 bit 31, DIC, IDC, CWG = ERG = 4
+/// `CTR_EL0` for a cache type (Arm ARM "CTR_EL0, Cache Type Register"): RES1 bit 31, DIC, IDC, CWG = ERG = 4
 /// (64 bytes), DminLine, L1Ip, IminLine.
 pub(super) fn ctr_el0(ct: &CacheType) -> u64 {
     let log2_words = |bytes: u64| u64::from((bytes / 4).trailing_zeros());
